@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { loadConfig, type Config } from '../config/load-config.js';
+import { connectDatabase } from '../database-target.js';
+import { RowguardError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { setupRoles } from '../schema/roles.js';
+import { tenantTableSql } from '../schema/tenant-table.js';
+import { startService } from '../service.js';
+
+const HELP = `rowguard — PostgreSQL tenant isolation enforced by the database
+
+Usage: rowguard <command> [options]
+
+Commands:
+  serve                      run the HTTP service (embedded PostgreSQL unless ROWGUARD_DATABASE_URL is set)
+  migrate                    apply pending migrations and exit
+  setup-roles                create/lock down the app and system roles (needs ROWGUARD_DATABASE_URL)
+      --app-role NAME          app login role (default rowguard_app)
+      --password-file PATH     set a new generated app password and write it there (mode 0600)
+  tenant-table TABLE         print the SQL that makes TABLE a tenant table
+      --tenant-column NAME     (default tenant_id)
+      --app-role NAME --system-role NAME   role names (default: psql variables)
+
+Options for serve: --port N, --host H, --data-dir PATH (or ROWGUARD_PORT, ROWGUARD_HOST, ROWGUARD_DATA_DIR).
+Environment: ROWGUARD_DATABASE_URL (owner), ROWGUARD_DB_APP_URL (app role), NODE_ENV, ROWGUARD_LOG_LEVEL.`;
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'app-role': { type: 'string' },
+      'system-role': { type: 'string' },
+      'tenant-column': { type: 'string' },
+      'password-file': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command || command === 'help') {
+    console.log(HELP);
+    return command || values.help ? 0 : 2;
+  }
+  const config = () =>
+    loadConfig(process.env, { ROWGUARD_PORT: values.port, ROWGUARD_HOST: values.host, ROWGUARD_DATA_DIR: values['data-dir'] });
+
+  switch (command) {
+    case 'serve':
+      return serveCommand(config());
+    case 'migrate':
+      return migrateCommand(config());
+    case 'setup-roles':
+      return setupRolesCommand(config(), values['app-role'] ?? 'rowguard_app', values['password-file']);
+    case 'tenant-table': {
+      const table = rest[0];
+      if (!table) throw new RowguardError('CONFIG_INVALID', 'tenant-table needs a table name');
+      process.stdout.write(
+        tenantTableSql({ table, tenantColumn: values['tenant-column'], appRole: values['app-role'], systemRole: values['system-role'] }),
+      );
+      return 0;
+    }
+    default:
+      throw new RowguardError('CONFIG_INVALID', `unknown command "${command}" (try rowguard help)`);
+  }
+}
+
+async function serveCommand(config: Config): Promise<number> {
+  const log = createLogger(config.logLevel);
+  const service = await startService(config, log);
+  const rls = service.target.appUrl
+    ? `RLS enforced through app role "${service.target.appRole}"`
+    : 'WARNING: RLS NOT ENFORCED — requests run as the owner (set ROWGUARD_DB_APP_URL)';
+  console.log(`rowguard listening on ${service.url} · database: ${service.target.description} · ${rls}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  console.log('rowguard stopping');
+  await service.close();
+  return 0;
+}
+
+async function migrateCommand(config: Config): Promise<number> {
+  const log = createLogger(config.logLevel);
+  const target = await connectDatabase(config, log);
+  await target.embedded?.stop();
+  console.log(`migrations up to date on ${target.description}`);
+  return 0;
+}
+
+async function setupRolesCommand(config: Config, appRole: string, passwordFile: string | undefined): Promise<number> {
+  if (!config.databaseUrl) {
+    throw new RowguardError('CONFIG_INVALID', 'setup-roles needs ROWGUARD_DATABASE_URL (the owner connection); the embedded database sets up its roles itself');
+  }
+  const appPassword = passwordFile ? randomBytes(24).toString('base64url') : undefined;
+  if (passwordFile && appPassword) await writeFile(passwordFile, appPassword + '\n', { mode: 0o600 });
+  const owner = new pg.Client({ connectionString: config.databaseUrl });
+  await owner.connect();
+  try {
+    await setupRoles(owner, { appRole, appPassword, systemRole: config.systemRole });
+  } finally {
+    await owner.end();
+  }
+  console.log(`roles ready: app "${appRole}", system "${config.systemRole}"${passwordFile ? `; app password written to ${passwordFile} (mode 0600)` : ''}`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    const code = error instanceof RowguardError ? ` [${error.code}]` : '';
+    console.error(`rowguard: ${message.split('\n')[0]}${code}`);
+    if (process.env.ROWGUARD_DEBUG) console.error(error);
+    process.exit(1);
+  },
+);

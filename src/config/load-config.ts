@@ -1,0 +1,74 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { RowguardError } from '../errors.js';
+
+const RESERVED_PORTS = new Set([1883, 3306, 4222, 5432, 5672, 6379]);
+
+const postgresUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL');
+
+const schema = z.object({
+  NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
+  ROWGUARD_DATABASE_URL: postgresUrl.optional(),
+  ROWGUARD_DB_APP_URL: postgresUrl.optional(),
+  ROWGUARD_DATA_DIR: z.string().min(1).default('.rowguard'),
+  ROWGUARD_HOST: z.string().min(1).default('127.0.0.1'),
+  ROWGUARD_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  ROWGUARD_SYSTEM_ROLE: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case role name').default('rowguard_system'),
+  ROWGUARD_DB_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
+  ROWGUARD_DB_PREPARE: z.enum(['true', 'false']).default('true'),
+  ROWGUARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  readonly env: 'production' | 'development' | 'test';
+  /** Owner connection: migrations and the system pool. Absent ⇒ embedded PostgreSQL. */
+  readonly databaseUrl: string | undefined;
+  /** Restricted app-role connection for every request. */
+  readonly appUrl: string | undefined;
+  /** Embedded PostgreSQL's data and generated credentials. */
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly systemRole: string;
+  readonly poolSize: number;
+  /** Named prepared statements per connection; turn off behind PgBouncer older than 1.21. */
+  readonly prepare: boolean;
+  readonly logLevel: string;
+}
+
+/**
+ * Reads the environment once, at the entry point, into a frozen, validated object.
+ * `overrides` holds command-line flags, which win over the environment.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Record<keyof z.input<typeof schema>, string>> = {}): Config {
+  const parsed = schema.safeParse({ ...pickDefined(env), ...pickDefined(overrides) });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new RowguardError('CONFIG_INVALID', `invalid setting ${issue.path.join('.')}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  if (RESERVED_PORTS.has(e.ROWGUARD_PORT)) {
+    throw new RowguardError('CONFIG_INVALID', `invalid setting ROWGUARD_PORT: ${e.ROWGUARD_PORT} belongs to another service on this machine`);
+  }
+  if (e.ROWGUARD_DB_APP_URL && !e.ROWGUARD_DATABASE_URL) {
+    throw new RowguardError('CONFIG_INVALID', 'ROWGUARD_DB_APP_URL needs ROWGUARD_DATABASE_URL (the owner connection) too');
+  }
+  return Object.freeze({
+    env: e.NODE_ENV,
+    databaseUrl: e.ROWGUARD_DATABASE_URL,
+    appUrl: e.ROWGUARD_DB_APP_URL,
+    dataDir: resolve(e.ROWGUARD_DATA_DIR),
+    host: e.ROWGUARD_HOST,
+    port: e.ROWGUARD_PORT,
+    systemRole: e.ROWGUARD_SYSTEM_ROLE,
+    poolSize: e.ROWGUARD_DB_POOL_SIZE,
+    prepare: e.ROWGUARD_DB_PREPARE === 'true',
+    logLevel: e.ROWGUARD_LOG_LEVEL,
+  });
+}
+
+function pickDefined(values: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined && v !== '')) as Record<string, string>;
+}

@@ -1,0 +1,71 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Config } from './config/load-config.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded/embedded-postgres.js';
+import { UnsafeRoleError } from './errors.js';
+import { migrate } from './schema/migrate.js';
+import { setupRoles } from './schema/roles.js';
+
+export interface DatabaseTarget {
+  ownerUrl: string;
+  /** Undefined only in development without ROWGUARD_DB_APP_URL: requests then run as the owner. */
+  appUrl: string | undefined;
+  appRole: string;
+  /** Human description for the start-up line. */
+  description: string;
+  embedded?: EmbeddedDatabase;
+}
+
+/**
+ * The database the service runs on, with roles set up and migrations applied: the embedded
+ * one when no URL is configured, otherwise the configured server.
+ */
+export async function connectDatabase(config: Config, log: Logger): Promise<DatabaseTarget> {
+  const target = config.databaseUrl ? await configuredTarget(config, log) : await embeddedTarget(config, log);
+  try {
+    await migrate({
+      connectionString: target.ownerUrl,
+      variables: { app_role: target.appRole, system_role: config.systemRole },
+      onApplied: (m, ms) => log.info({ migration: m.name, ms: Math.round(ms) }, 'migration applied'),
+    });
+  } catch (error) {
+    await target.embedded?.stop();
+    throw error;
+  }
+  return target;
+}
+
+async function embeddedTarget(config: Config, log: Logger): Promise<DatabaseTarget> {
+  const embedded = await startEmbeddedPostgres({
+    dataDir: config.dataDir,
+    systemRole: config.systemRole,
+    onLog: (message) => log.debug({ postgres: message }),
+  });
+  return {
+    ownerUrl: embedded.ownerUrl,
+    appUrl: embedded.appUrl,
+    appRole: 'rowguard_app',
+    description: `embedded PostgreSQL ${embedded.version} at 127.0.0.1:${embedded.port} (data in ${config.dataDir})`,
+    embedded,
+  };
+}
+
+async function configuredTarget(config: Config, log: Logger): Promise<DatabaseTarget> {
+  const ownerUrl = config.databaseUrl as string;
+  if (!config.appUrl && config.env === 'production') {
+    throw new UnsafeRoleError('APP_URL_REQUIRED', 'refusing to start: ROWGUARD_DB_APP_URL is not set, so requests would run as the owner and row-level security would not be enforced');
+  }
+  const appRole = config.appUrl ? decodeURIComponent(new URL(config.appUrl).username) : 'rowguard_app';
+  const owner = new pg.Client({ connectionString: ownerUrl });
+  await owner.connect();
+  try {
+    await setupRoles(owner, { appRole, systemRole: config.systemRole });
+  } finally {
+    await owner.end();
+  }
+  const server = new URL(ownerUrl);
+  if (!config.appUrl) {
+    log.warn('ROWGUARD_DB_APP_URL is not set: requests run through the owner pool, where row-level security is NOT enforced for superusers or table owners without FORCE. Never run like this in production.');
+  }
+  return { ownerUrl, appUrl: config.appUrl, appRole, description: `PostgreSQL at ${server.hostname}:${server.port || 5432}${server.pathname}` };
+}

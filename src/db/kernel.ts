@@ -1,0 +1,98 @@
+import type pg from 'pg';
+import { quoteIdent } from './quote.js';
+import { parseTenantId, TENANT_SETTING } from './tenant-id.js';
+import { ScopedTransaction, type Transaction, type TransactionOptions } from './transaction.js';
+
+export type { Transaction } from './transaction.js';
+
+export interface KernelOptions {
+  /** Pool connected as the restricted app role: all request traffic. */
+  appPool: pg.Pool;
+  /** Pool connected as a role that may SET ROLE to `systemRole` (the owner): workers and reports. */
+  systemPool: pg.Pool;
+  /** Role whose policies let it read and write across tenants. */
+  systemRole?: string;
+  /** Prepare statements by name per connection (turn off for PgBouncer older than 1.21). */
+  prepare?: boolean;
+  statementCacheSize?: number;
+}
+
+export interface Kernel {
+  /**
+   * Runs `fn` in one transaction scoped to `tenantId`: row-level security shows and accepts
+   * only that tenant's rows. Commits when `fn` resolves, rolls back when it throws.
+   *
+   * @example
+   * const open = await kernel.withTenant(tenantId, async (tx) => {
+   *   const { rows } = await tx.query('select id, title from tasks where status = $1', ['todo']);
+   *   return rows;
+   * });
+   */
+  withTenant<T>(tenantId: string, fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * One statement scoped to `tenantId`, in its own transaction, in a single network round trip
+   * (BEGIN, SET LOCAL, the statement and COMMIT are sent together).
+   *
+   * @example
+   * const { rows } = await kernel.tenantQuery(tenantId, 'select * from projects where id = $1', [id]);
+   */
+  tenantQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(tenantId: string, text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+  /**
+   * Runs `fn` as the system role, which crosses tenants. Only for workers, schedulers and
+   * reports; request handlers use `withTenant`.
+   *
+   * @example
+   * const due = await kernel.asSystem((tx) => tx.query('select tenant_id, id from invoices where due_date < now()'));
+   */
+  asSystem<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  /** Resolves when both pools can reach the database (reads no table). */
+  ping(): Promise<void>;
+}
+
+/**
+ * The tenancy kernel. The app pool is reachable only through `withTenant` and `tenantQuery`,
+ * so no statement on it runs without a tenant context.
+ */
+export function createKernel({ appPool, systemPool, systemRole = 'rowguard_system', prepare = true, statementCacheSize = 200 }: KernelOptions): Kernel {
+  const options: TransactionOptions = { prepare, statementCacheSize };
+  const systemOpening = [{ text: 'BEGIN' }, { text: `SET LOCAL ROLE ${quoteIdent(systemRole)}` }];
+
+  // The id is a validated canonical UUID, so inlining it as a literal is safe. SET takes no
+  // bind parameters, and SET LOCAL (not set_config) is the form Citus propagates to workers.
+  const tenantOpening = (tenantId: string) => [
+    { text: 'BEGIN' },
+    { text: `SET LOCAL ${TENANT_SETTING} = '${parseTenantId(tenantId)}'` },
+  ];
+
+  async function scoped<T>(tx: ScopedTransaction, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await fn(tx);
+    } catch (error) {
+      await tx.end(false).catch(() => undefined);
+      throw error;
+    }
+    await tx.end(true);
+    return result;
+  }
+
+  return {
+    withTenant(tenantId, fn) {
+      const opening = tenantOpening(tenantId);
+      return scoped(new ScopedTransaction(appPool, opening, options), fn);
+    },
+
+    tenantQuery(tenantId, text, values) {
+      const opening = tenantOpening(tenantId);
+      return new ScopedTransaction(appPool, opening, options).queryAndCommit(text, values);
+    },
+
+    asSystem(fn) {
+      return scoped(new ScopedTransaction(systemPool, systemOpening, options), fn);
+    },
+
+    async ping() {
+      await Promise.all([appPool.query('select 1'), systemPool.query('select 1')]);
+    },
+  };
+}

