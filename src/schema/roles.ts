@@ -25,28 +25,23 @@ export interface RoleSetupOptions {
 export async function setupRoles(owner: pg.ClientBase, { appRole, appPassword, systemRole, schema = 'public' }: RoleSetupOptions): Promise<void> {
   const app = quoteIdent(appRole);
   const system = quoteIdent(systemRole);
-  const existing = await owner.query<{ rolname: string; rolsuper: boolean; rolbypassrls: boolean }>(
-    'select rolname, rolsuper, rolbypassrls from pg_roles where rolname = any($1)',
+  const existing = await owner.query<RoleRow>(
+    `select rolname, rolsuper, rolbypassrls, rolcanlogin, rolcreatedb, rolcreaterole, rolinherit, rolreplication
+     from pg_roles where rolname = any($1)`,
     [[appRole, systemRole]],
   );
-  for (const role of existing.rows) {
-    if (role.rolsuper || role.rolbypassrls) {
-      throw new RowguardError('ROLE_SETUP_FAILED', `role "${role.rolname}" is a superuser or has BYPASSRLS; drop it or use another name`);
-    }
-  }
-  const has = (name: string) => existing.rows.some((r) => r.rolname === name);
-  const password = appPassword === undefined ? '' : ` password ${quoteLiteral(scramVerifier(appPassword))}`;
+  const find = (name: string) => existing.rows.find((r) => r.rolname === name);
+  const database = quoteIdent(await currentDatabase(owner));
+  const password = appPassword === undefined ? [] : [`password ${quoteLiteral(scramVerifier(appPassword))}`];
   const statements = [
-    has(appRole)
-      ? `alter role ${app} login nocreatedb nocreaterole noinherit noreplication${password}`
-      : `create role ${app} login nocreatedb nocreaterole noinherit noreplication${password}`,
-    has(systemRole) ? `alter role ${system} nologin nocreatedb nocreaterole noinherit` : `create role ${system} nologin noinherit`,
+    ...roleStatements(appRole, find(appRole), { login: true }, password),
+    ...roleStatements(systemRole, find(systemRole), { login: false }, []),
     // The owner reaches the system role by SET ROLE inside asSystem; the app role never can.
     `grant ${system} to current_user`,
     // A temporary table named like a tenant table would shadow it for every later request on
     // that pooled connection (pg_temp comes first in search_path), so nobody gets TEMP.
-    `revoke temporary on database ${quoteIdent(await currentDatabase(owner))} from public`,
-    `grant connect on database ${quoteIdent(await currentDatabase(owner))} to ${app}, ${system}`,
+    `revoke temporary on database ${database} from public`,
+    `grant connect on database ${database} to ${app}, ${system}`,
     `revoke create on schema ${quoteIdent(schema)} from public`,
     `grant usage on schema ${quoteIdent(schema)} to ${app}, ${system}`,
     `alter default privileges in schema ${quoteIdent(schema)} grant select, insert, update, delete on tables to ${app}, ${system}`,
@@ -59,6 +54,38 @@ export async function setupRoles(owner: pg.ClientBase, { appRole, appPassword, s
     const reason = error instanceof Error ? error.message : String(error);
     throw new RowguardError('ROLE_SETUP_FAILED', `setting up roles failed: ${reason} (the owner needs CREATEROLE and must own the database)`, { cause: error });
   }
+}
+
+interface RoleRow {
+  rolname: string;
+  rolsuper: boolean;
+  rolbypassrls: boolean;
+  rolcanlogin: boolean;
+  rolcreatedb: boolean;
+  rolcreaterole: boolean;
+  rolinherit: boolean;
+  rolreplication: boolean;
+}
+
+/**
+ * CREATE the role, or ALTER only the attributes that are wrong: PostgreSQL 16+ refuses a
+ * non-superuser that merely restates an attribute such as NOCREATEDB.
+ */
+function roleStatements(name: string, role: RoleRow | undefined, { login }: { login: boolean }, extra: string[]): string[] {
+  const ident = quoteIdent(name);
+  if (!role) return [`create role ${ident} ${[login ? 'login' : 'nologin', 'noinherit', ...extra].join(' ')}`];
+  if (role.rolsuper || role.rolbypassrls) {
+    throw new RowguardError('ROLE_SETUP_FAILED', `role "${name}" is a superuser or has BYPASSRLS; drop it or use another name`);
+  }
+  const fixes = [
+    role.rolcanlogin !== login ? (login ? 'login' : 'nologin') : null,
+    role.rolcreatedb ? 'nocreatedb' : null,
+    role.rolcreaterole ? 'nocreaterole' : null,
+    role.rolinherit ? 'noinherit' : null,
+    role.rolreplication ? 'noreplication' : null,
+    ...extra,
+  ].filter((fix): fix is string => fix !== null);
+  return fixes.length > 0 ? [`alter role ${ident} ${fixes.join(' ')}`] : [];
 }
 
 async function currentDatabase(client: pg.ClientBase): Promise<string> {

@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { createKernel, type Kernel } from '../../src/db/kernel.js';
+import { createPool } from '../../src/db/pool.js';
+import { withCredentials } from '../../src/schema/bootstrap.js';
+import { TEST_ROLES } from './cluster.js';
+
+export interface TestDatabase {
+  name: string;
+  superuserUrl: string;
+  ownerUrl: string;
+  appUrl: string;
+  serverVersionNum: number;
+  /** A pool connected as `role` (superuser URL otherwise) to this database. */
+  urlFor(role: string, password?: string): string;
+  /** A direct client as the restricted app role: for proving what the database itself allows. */
+  appClient(): Promise<pg.Client>;
+  ownerClient(): Promise<pg.Client>;
+  /** A kernel over new pools; closed with the database. */
+  kernel(options?: { appPoolSize?: number; prepare?: boolean; statementCacheSize?: number }): { kernel: Kernel; appPool: pg.Pool; systemPool: pg.Pool };
+  close(): Promise<void>;
+}
+
+/** A database of its own for one test file, cloned from the migrated template. */
+export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
+  const cluster = inject('cluster');
+  const name = `rowguard_t_${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: cluster.superuserUrl });
+  await admin.connect();
+  try {
+    const template = options.empty ? 'template0' : cluster.template;
+    await admin.query(`create database "${name}" template "${template}" owner "${TEST_ROLES.owner}"`);
+  } finally {
+    await admin.end();
+  }
+  const urlFor = (role: string, password = cluster.password) => withCredentials(cluster.superuserUrl, role, password, name);
+  const closers: (() => Promise<unknown>)[] = [];
+  const connect = async (url: string) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    client.on('error', () => {}); // terminated on purpose by some tests
+    closers.push(() => client.end().catch(() => undefined));
+    return client;
+  };
+  const superuserDbUrl = withCredentials(cluster.superuserUrl, new URL(cluster.superuserUrl).username || 'postgres', decodeURIComponent(new URL(cluster.superuserUrl).password) || undefined, name);
+  return {
+    name,
+    superuserUrl: superuserDbUrl,
+    ownerUrl: urlFor(TEST_ROLES.owner),
+    appUrl: urlFor(TEST_ROLES.app),
+    serverVersionNum: cluster.serverVersionNum,
+    urlFor,
+    appClient: () => connect(urlFor(TEST_ROLES.app)),
+    ownerClient: () => connect(urlFor(TEST_ROLES.owner)),
+    kernel({ appPoolSize = 4, prepare = true, statementCacheSize } = {}) {
+      const appPool = createPool({ connectionString: urlFor(TEST_ROLES.app), max: appPoolSize, applicationName: 'test app' });
+      const systemPool = createPool({ connectionString: urlFor(TEST_ROLES.owner), max: 2, applicationName: 'test system' });
+      closers.push(() => appPool.end(), () => systemPool.end());
+      return { kernel: createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system, prepare, statementCacheSize }), appPool, systemPool };
+    },
+    async close() {
+      await Promise.allSettled(closers.map((close) => close()));
+    },
+  };
+}

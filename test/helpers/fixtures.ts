@@ -1,0 +1,87 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type pg from 'pg';
+
+/** The tenant and the ids of the rows seeded for it, by table. */
+export interface TenantSeed {
+  tenantId: string;
+  ids: Record<string, string>;
+}
+
+type Row = Record<string, unknown>;
+const unique = () => randomBytes(4).toString('hex');
+
+/**
+ * A valid row of each service table for one tenant. A tenant table without an entry here
+ * fails the isolation suite until someone writes one and so proves its isolation.
+ */
+export const FIXTURES: Record<string, (seed: TenantSeed) => Row> = {
+  tenants: (s) => ({ id: s.tenantId, name: `Tenant ${s.tenantId.slice(0, 8)}` }),
+  team_members: (s) => ({ tenant_id: s.tenantId, user_id: `user-${unique()}`, email: `${unique()}@example.test`, role: 'owner' }),
+  projects: (s) => ({ tenant_id: s.tenantId, name: `Project ${unique()}`, created_by: s.ids.team_members }),
+  tasks: (s) => ({ tenant_id: s.tenantId, project_id: s.ids.projects, title: 'Task', assignee_id: s.ids.team_members }),
+  documents: (s) => ({ tenant_id: s.tenantId, project_id: s.ids.projects, title: 'Doc', created_by: s.ids.team_members }),
+  comments: (s) => ({ tenant_id: s.tenantId, task_id: s.ids.tasks, author_id: s.ids.team_members, body: 'Looks good' }),
+  invoices: (s) => ({
+    tenant_id: s.tenantId,
+    number: `INV-${unique()}`,
+    customer_name: 'Customer',
+    currency: 'EUR',
+    line_items: JSON.stringify([{ description: 'Work', quantity: 1, unit_amount: 1000, amount: 1000 }]),
+    amount_total: 1000,
+  }),
+  api_keys: (s) => ({ tenant_id: s.tenantId, name: 'ci', prefix: 'rg_test', key_hash: randomBytes(32), scopes: ['read'], created_by: s.ids.team_members }),
+  webhooks: (s) => ({ tenant_id: s.tenantId, url: 'https://example.test/hook', event_types: ['project.created'], secret: `whsec_${unique()}` }),
+  audit_log: (s) => ({ tenant_id: s.tenantId, actor: 'user-1', action: 'project.created', entity_type: 'project', entity_id: s.ids.projects }),
+};
+
+/** Tables in the order their rows can be created (parents first). */
+export const SEED_ORDER = ['tenants', 'team_members', 'projects', 'tasks', 'documents', 'comments', 'invoices', 'api_keys', 'webhooks', 'audit_log'];
+
+/** Column values for an INSERT of `row` into `table`: text and bind values. */
+export function insertStatement(table: string, row: Row): { text: string; values: unknown[] } {
+  const columns = Object.keys(row);
+  const params = columns.map((_, i) => `$${i + 1}`);
+  return {
+    text: `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values (${params.join(', ')}) returning id`,
+    values: Object.values(row),
+  };
+}
+
+/** Runs `fn` as the given tenant on a direct app-role client, inside a transaction it rolls back or commits. */
+export async function asTenant<T>(client: pg.Client, tenantId: string | null, fn: () => Promise<T>, { commit = false } = {}): Promise<T> {
+  await client.query('begin');
+  try {
+    if (tenantId) await client.query(`set local app.tenant_id = '${tenantId}'`);
+    const result = await fn();
+    await client.query(commit ? 'commit' : 'rollback');
+    return result;
+  } catch (error) {
+    await client.query('rollback');
+    throw error;
+  }
+}
+
+/**
+ * Seeds one row of every fixture table for a new tenant: the tenant row as the system
+ * role, everything else as the app role under the tenant's own context.
+ */
+export async function seedTenant(owner: pg.Client, app: pg.Client, systemRole: string): Promise<TenantSeed> {
+  const seed: TenantSeed = { tenantId: randomUUID(), ids: {} };
+  await owner.query('begin');
+  await owner.query(`set local role ${systemRole}`);
+  const tenant = insertStatement('tenants', FIXTURES.tenants!(seed));
+  seed.ids.tenants = (await owner.query(tenant.text, tenant.values)).rows[0].id;
+  await owner.query('commit');
+  await asTenant(
+    app,
+    seed.tenantId,
+    async () => {
+      for (const table of SEED_ORDER.slice(1)) {
+        const statement = insertStatement(table, FIXTURES[table]!(seed));
+        seed.ids[table] = (await app.query(statement.text, statement.values)).rows[0].id;
+      }
+    },
+    { commit: true },
+  );
+  return seed;
+}

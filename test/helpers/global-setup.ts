@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres } from '../../src/embedded/embedded-postgres.js';
+import { bootstrapDatabase } from '../../src/schema/bootstrap.js';
+import { migrate } from '../../src/schema/migrate.js';
+import { TEST_ROLES, type TestCluster } from './cluster.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    cluster: TestCluster;
+  }
+}
+
+/**
+ * One PostgreSQL for the whole run: the embedded one, or ROWGUARD_TEST_DATABASE_URL (a
+ * superuser URL). A migrated template database is built once; each test file clones it.
+ */
+export default async function setup(project: TestProject) {
+  let superuserUrl = process.env.ROWGUARD_TEST_DATABASE_URL;
+  let stop = async () => {};
+  if (!superuserUrl) {
+    const dataDir = await mkdtemp(join(tmpdir(), 'rowguard-test-'));
+    const embedded = await startEmbeddedPostgres({ dataDir });
+    superuserUrl = embedded.superuserUrl;
+    stop = async () => {
+      await embedded.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    };
+  }
+  const admin = new pg.Client({ connectionString: superuserUrl });
+  await admin.connect();
+  // Databases of earlier runs on a shared server were kept as evidence; clear them now.
+  const stale = await admin.query<{ datname: string }>(`select datname from pg_database where datname like 'rowguard\\_t\\_%'`);
+  for (const { datname } of stale.rows) await admin.query(`drop database if exists "${datname}" with (force)`);
+  const { rows } = await admin.query<{ server_version_num: string }>('show server_version_num');
+  await admin.end();
+
+  const password = randomBytes(18).toString('base64url');
+  const template = `rowguard_t_template_${randomBytes(4).toString('hex')}`;
+  const { ownerUrl } = await bootstrapDatabase({
+    superuserUrl,
+    database: template,
+    ownerRole: TEST_ROLES.owner,
+    ownerPassword: password,
+    appRole: TEST_ROLES.app,
+    appPassword: password,
+    systemRole: TEST_ROLES.system,
+  });
+  await migrate({ connectionString: ownerUrl, variables: { app_role: TEST_ROLES.app, system_role: TEST_ROLES.system } });
+
+  project.provide('cluster', { superuserUrl, template, password, serverVersionNum: Number(rows[0]!.server_version_num) });
+  return stop;
+}
