@@ -77,12 +77,13 @@ export function createKernel({ appPool, systemPool, systemRole = 'rowguard_syste
   }
 
   return {
-    withTenant(tenantId, fn) {
+    // async: a bad tenant id rejects the promise instead of throwing synchronously.
+    async withTenant(tenantId, fn) {
       const opening = tenantOpening(tenantId);
       return scoped(new ScopedTransaction(appPool, opening, options), fn);
     },
 
-    tenantQuery(tenantId, text, values) {
+    async tenantQuery(tenantId, text, values) {
       const opening = tenantOpening(tenantId);
       return new ScopedTransaction(appPool, opening, options).queryAndCommit(text, values);
     },
