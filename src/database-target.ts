@@ -2,9 +2,8 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from './config/load-config.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded/embedded-postgres.js';
-import { UnsafeRoleError } from './errors.js';
+import { RowguardError, UnsafeRoleError } from './errors.js';
 import { migrate } from './schema/migrate.js';
-import { setupRoles } from './schema/roles.js';
 
 export interface DatabaseTarget {
   ownerUrl: string;
@@ -38,13 +37,14 @@ export async function connectDatabase(config: Config, log: Logger): Promise<Data
 async function embeddedTarget(config: Config, log: Logger): Promise<DatabaseTarget> {
   const embedded = await startEmbeddedPostgres({
     dataDir: config.dataDir,
+    appRole: config.appRole,
     systemRole: config.systemRole,
     onLog: (message) => log.debug({ postgres: message }),
   });
   return {
     ownerUrl: embedded.ownerUrl,
     appUrl: embedded.appUrl,
-    appRole: 'rowguard_app',
+    appRole: config.appRole,
     description: `embedded PostgreSQL ${embedded.version} at 127.0.0.1:${embedded.port} (data in ${config.dataDir})`,
     embedded,
   };
@@ -55,17 +55,26 @@ async function configuredTarget(config: Config, log: Logger): Promise<DatabaseTa
   if (!config.appUrl && config.env === 'production') {
     throw new UnsafeRoleError('APP_URL_REQUIRED', 'refusing to start: ROWGUARD_DB_APP_URL is not set, so requests would run as the owner and row-level security would not be enforced');
   }
-  const appRole = config.appUrl ? decodeURIComponent(new URL(config.appUrl).username) : 'rowguard_app';
-  const owner = new pg.Client({ connectionString: ownerUrl });
-  await owner.connect();
-  try {
-    await setupRoles(owner, { appRole, systemRole: config.systemRole });
-  } finally {
-    await owner.end();
-  }
+  const appRole = config.appRole;
+  await assertRolesExist(ownerUrl, [appRole, config.systemRole]);
   const server = new URL(ownerUrl);
   if (!config.appUrl) {
     log.warn('ROWGUARD_DB_APP_URL is not set: requests run through the owner pool, where row-level security is NOT enforced for superusers or table owners without FORCE. Never run like this in production.');
   }
   return { ownerUrl, appUrl: config.appUrl, appRole, description: `PostgreSQL at ${server.hostname}:${server.port || 5432}${server.pathname}` };
+}
+
+/** Roles are provisioned once by `rowguard setup-roles`; serving never creates or alters them. */
+async function assertRolesExist(ownerUrl: string, roles: string[]): Promise<void> {
+  const owner = new pg.Client({ connectionString: ownerUrl });
+  await owner.connect();
+  try {
+    const { rows } = await owner.query<{ rolname: string }>('select rolname from pg_roles where rolname = any($1)', [roles]);
+    const missing = roles.filter((role) => !rows.some((r) => r.rolname === role));
+    if (missing.length > 0) {
+      throw new RowguardError('ROLE_SETUP_FAILED', `role ${missing.map((r) => `"${r}"`).join(' and ')} does not exist: run "rowguard setup-roles" once with ROWGUARD_DATABASE_URL set`);
+    }
+  } finally {
+    await owner.end();
+  }
 }

@@ -19,14 +19,15 @@ Commands:
   serve                      run the HTTP service (embedded PostgreSQL unless ROWGUARD_DATABASE_URL is set)
   migrate                    apply pending migrations and exit
   setup-roles                create/lock down the app and system roles (needs ROWGUARD_DATABASE_URL)
-      --app-role NAME          app login role (default rowguard_app)
+      --app-role NAME          app login role (default ROWGUARD_APP_ROLE, rowguard_app)
       --password-file PATH     set a new generated app password and write it there (mode 0600)
   tenant-table TABLE         print the SQL that makes TABLE a tenant table
       --tenant-column NAME     (default tenant_id)
       --app-role NAME --system-role NAME   role names (default: psql variables)
 
 Options for serve: --port N, --host H, --data-dir PATH (or ROWGUARD_PORT, ROWGUARD_HOST, ROWGUARD_DATA_DIR).
-Environment: ROWGUARD_DATABASE_URL (owner), ROWGUARD_DB_APP_URL (app role), NODE_ENV, ROWGUARD_LOG_LEVEL.`;
+Environment: ROWGUARD_DATABASE_URL (owner), ROWGUARD_DB_APP_URL (app role), NODE_ENV, ROWGUARD_LOG_LEVEL;
+all settings are listed in the README.`;
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -57,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
     case 'migrate':
       return migrateCommand(config());
     case 'setup-roles':
-      return setupRolesCommand(config(), values['app-role'] ?? 'rowguard_app', values['password-file']);
+      return setupRolesCommand(config(), values['app-role'], values['password-file']);
     case 'tenant-table': {
       const table = rest[0];
       if (!table) throw new RowguardError('CONFIG_INVALID', 'tenant-table needs a table name');
@@ -73,20 +74,19 @@ async function main(argv: string[]): Promise<number> {
 
 async function serveCommand(config: Config): Promise<number> {
   const log = createLogger(config.logLevel);
+  let stopRequested = false;
+  let stop = () => {
+    stopRequested = true;
+  };
+  const onSignal = () => stop();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const service = await startService(config, log);
   const rls = service.target.appUrl
     ? `RLS enforced through app role "${service.target.appRole}"`
     : 'WARNING: RLS NOT ENFORCED — requests run as the owner (set ROWGUARD_DB_APP_URL)';
   console.log(`rowguard listening on ${service.url} · database: ${service.target.description} · ${rls}`);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  if (!stopRequested) await new Promise<void>((resolve) => (stop = resolve));
   console.log('rowguard stopping');
   await service.close();
   return 0;
@@ -100,7 +100,8 @@ async function migrateCommand(config: Config): Promise<number> {
   return 0;
 }
 
-async function setupRolesCommand(config: Config, appRole: string, passwordFile: string | undefined): Promise<number> {
+async function setupRolesCommand(config: Config, appRoleFlag: string | undefined, passwordFile: string | undefined): Promise<number> {
+  const appRole = appRoleFlag ?? config.appRole;
   if (!config.databaseUrl) {
     throw new RowguardError('CONFIG_INVALID', 'setup-roles needs ROWGUARD_DATABASE_URL (the owner connection); the embedded database sets up its roles itself');
   }

@@ -8,6 +8,8 @@ const postgresUrl = z
   .string()
   .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL');
 
+const roleName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case role name');
+
 const schema = z.object({
   NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
   ROWGUARD_DATABASE_URL: postgresUrl.optional(),
@@ -15,7 +17,8 @@ const schema = z.object({
   ROWGUARD_DATA_DIR: z.string().min(1).default('.rowguard'),
   ROWGUARD_HOST: z.string().min(1).default('127.0.0.1'),
   ROWGUARD_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  ROWGUARD_SYSTEM_ROLE: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case role name').default('rowguard_system'),
+  ROWGUARD_APP_ROLE: roleName.default('rowguard_app'),
+  ROWGUARD_SYSTEM_ROLE: roleName.default('rowguard_system'),
   ROWGUARD_DB_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
   ROWGUARD_DB_PREPARE: z.enum(['true', 'false']).default('true'),
   ROWGUARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -31,6 +34,8 @@ export interface Config {
   readonly dataDir: string;
   readonly host: string;
   readonly port: number;
+  /** App role provisioned by setup-roles; the app URL's user when that is set. */
+  readonly appRole: string;
   readonly systemRole: string;
   readonly poolSize: number;
   /** Named prepared statements per connection; turn off behind PgBouncer older than 1.21. */
@@ -62,6 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Record<key
     dataDir: resolve(e.ROWGUARD_DATA_DIR),
     host: e.ROWGUARD_HOST,
     port: e.ROWGUARD_PORT,
+    appRole: e.ROWGUARD_DB_APP_URL ? decodeURIComponent(new URL(e.ROWGUARD_DB_APP_URL).username) : e.ROWGUARD_APP_ROLE,
     systemRole: e.ROWGUARD_SYSTEM_ROLE,
     poolSize: e.ROWGUARD_DB_POOL_SIZE,
     prepare: e.ROWGUARD_DB_PREPARE === 'true',

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { RowguardError } from '../errors.js';
+import { RowguardError, UnsafeRoleError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { scramVerifier } from './scram.js';
 
@@ -75,7 +75,7 @@ function roleStatements(name: string, role: RoleRow | undefined, { login }: { lo
   const ident = quoteIdent(name);
   if (!role) return [`create role ${ident} ${[login ? 'login' : 'nologin', 'noinherit', ...extra].join(' ')}`];
   if (role.rolsuper || role.rolbypassrls) {
-    throw new RowguardError('ROLE_SETUP_FAILED', `role "${name}" is a superuser or has BYPASSRLS; drop it or use another name`);
+    throw new UnsafeRoleError('UNSAFE_APP_ROLE', `refusing to use role "${name}": it is a superuser or has BYPASSRLS, so row-level security would not hold`);
   }
   const fixes = [
     role.rolcanlogin !== login ? (login ? 'login' : 'nologin') : null,

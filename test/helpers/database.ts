@@ -4,6 +4,7 @@ import { inject } from 'vitest';
 import { createKernel, type Kernel } from '../../src/db/kernel.js';
 import { createPool } from '../../src/db/pool.js';
 import { withCredentials } from '../../src/schema/bootstrap.js';
+import { setupRoles } from '../../src/schema/roles.js';
 import { TEST_ROLES } from './cluster.js';
 
 export interface TestDatabase {
@@ -35,6 +36,15 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
     await admin.end();
   }
   const urlFor = (role: string, password = cluster.password) => withCredentials(cluster.superuserUrl, role, password, name);
+  // Database-level grants (CONNECT, no TEMP) are not copied from a template: set them up as
+  // the service does on every start.
+  const owner = new pg.Client({ connectionString: urlFor(TEST_ROLES.owner) });
+  await owner.connect();
+  try {
+    await setupRoles(owner, { appRole: TEST_ROLES.app, systemRole: TEST_ROLES.system });
+  } finally {
+    await owner.end();
+  }
   const closers: (() => Promise<unknown>)[] = [];
   const connect = async (url: string) => {
     const client = new pg.Client({ connectionString: url });
