@@ -1,0 +1,80 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/load-config.js';
+import { assertStatementAllowed } from '../src/db/statement-guard.js';
+import { parseTenantId } from '../src/db/tenant-id.js';
+import { substituteVariables } from '../src/schema/sql-variables.js';
+
+describe('parseTenantId', () => {
+  it('accepts canonical UUIDs, lower-cased', () => {
+    expect(parseTenantId('0B1E4C52-8F0A-4D5E-9C3B-2A1F0E9D8C7B')).toBe('0b1e4c52-8f0a-4d5e-9c3b-2a1f0e9d8c7b');
+  });
+  it.each(["0b1e4c52-8f0a-4d5e-9c3b-2a1f0e9d8c7b' or '1'='1", '0b1e4c528f0a4d5e9c3b2a1f0e9d8c7b', '{0b1e4c52-8f0a-4d5e-9c3b-2a1f0e9d8c7b}', ' 0b1e4c52-8f0a-4d5e-9c3b-2a1f0e9d8c7b', 42, null, undefined])(
+    'refuses %s',
+    (value) => {
+      expect(() => parseTenantId(value)).toThrow(expect.objectContaining({ code: 'INVALID_TENANT_ID' }));
+    },
+  );
+});
+
+describe('assertStatementAllowed', () => {
+  it.each(['select 1', 'insert into t values (1)', 'with x as (select 1) select * from x', "set local statement_timeout = '1s'", 'savepoint a', 'rollback to savepoint a', 'release savepoint a', '  -- begin\n select 1'])(
+    'allows %s',
+    (text) => expect(() => assertStatementAllowed(text)).not.toThrow(),
+  );
+  it.each(['begin', 'START TRANSACTION', 'commit', 'rollback', 'abort', 'end', "set app.tenant_id = 'x'", 'set local role x', 'reset role', 'discard all', 'listen x', '/* c */ (begin)', 'set session characteristics as transaction read only'])(
+    'refuses %s',
+    (text) => expect(() => assertStatementAllowed(text)).toThrow(expect.objectContaining({ code: 'STATEMENT_NOT_ALLOWED' })),
+  );
+});
+
+describe('substituteVariables', () => {
+  it('quotes identifiers and literals, and leaves casts alone', () => {
+    const sql = `grant select on t to :"app_role"; select :'app_role', x::text, y::"Type";`;
+    expect(substituteVariables(sql, { app_role: 'my "app"' })).toBe(`grant select on t to "my ""app"""; select 'my "app"', x::text, y::"Type";`);
+  });
+  it('refuses unknown variables', () => {
+    expect(() => substituteVariables('grant select on t to :"nobody"', {})).toThrow('unknown SQL variable');
+  });
+});
+
+describe('loadConfig', () => {
+  it('is frozen and filled with defaults', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(config).toMatchObject({ env: 'development', port: 3000, appRole: 'rowguard_app', systemRole: 'rowguard_system', databaseUrl: undefined });
+  });
+  it('takes the app role from the app URL', () => {
+    const config = loadConfig({ ROWGUARD_DATABASE_URL: 'postgres://o@h/db', ROWGUARD_DB_APP_URL: 'postgres://my_app:pw@h/db' });
+    expect(config.appRole).toBe('my_app');
+  });
+  it.each([
+    [{ ROWGUARD_PORT: 'eighty' }, 'ROWGUARD_PORT'],
+    [{ ROWGUARD_PORT: '5432' }, 'belongs to another service'],
+    [{ ROWGUARD_DATABASE_URL: 'mysql://x' }, 'ROWGUARD_DATABASE_URL'],
+    [{ ROWGUARD_DB_APP_URL: 'postgres://a@h/db' }, 'needs ROWGUARD_DATABASE_URL'],
+    [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
+  ])('refuses %o with a clear message', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining(message) }));
+  });
+});
+
+describe('the rowguard command', () => {
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+
+  it('prints one line and exits non-zero for bad input', () => {
+    for (const [args, env] of [[['serve'], { ROWGUARD_PORT: 'x' }], [['frobnicate'], {}], [['setup-roles'], { ROWGUARD_DATABASE_URL: '' }], [['tenant-table'], {}]] as const) {
+      const result = run([...args], env);
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).toMatch(/^rowguard: .* \[CONFIG_INVALID\]\n$/);
+    }
+  });
+
+  it('prints the tenant-table SQL', () => {
+    const result = run(['tenant-table', 'contacts', '--app-role', 'app', '--system-role', 'sys']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('alter table "contacts" force row level security;');
+  });
+});
