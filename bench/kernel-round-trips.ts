@@ -58,12 +58,14 @@ async function main() {
   const appPool = createPool({ connectionString: appUrl, max: CONCURRENCY, applicationName: 'bench app' });
   const systemPool = createPool({ connectionString: ownerUrl, max: 1, applicationName: 'bench system' });
   const kernel = createKernel({ appPool, systemPool, systemRole: roles.systemRole });
+  const setConfigKernel = createKernel({ appPool, systemPool, systemRole: roles.systemRole, tenantContext: 'set-config' });
   const byId = 'select id, name, status, created_at from projects where id = $1';
 
   const variants: Record<string, (k: { tenant_id: string; id: string }) => Promise<unknown>> = {
     'V0 floor: prepared, WHERE tenant_id = $1, no RLS': (k) =>
       appPool.query({ name: 'floor', text: 'select id, name, status, created_at from projects_plain where tenant_id = $1 and id = $2', values: [k.tenant_id, k.id] }),
     'V1 tenantQuery (1 round trip)': (k) => kernel.tenantQuery(k.tenant_id, byId, [k.id]),
+    "V1 tenantQuery, tenantContext 'set-config'": (k) => setConfigKernel.tenantQuery(k.tenant_id, byId, [k.id]),
     'V1 withTenant, one statement (2 round trips)': (k) => kernel.withTenant(k.tenant_id, (tx) => tx.query(byId, [k.id])),
     'V2 BEGIN; set_config; SELECT; COMMIT (4 round trips)': async (k) => {
       const client = await appPool.connect();

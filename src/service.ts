@@ -47,7 +47,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
         client.release();
       }
     }
-    const kernel = createKernel({ appPool, systemPool, systemRole: config.systemRole, prepare: config.prepare });
+    const kernel = createKernel({ appPool, systemPool, systemRole: config.systemRole, prepare: config.prepare, tenantContext: config.tenantContext });
     const app = createApp({ ping: () => kernel.ping(), log });
     const address = await new Promise<{ port: number }>((resolve, reject) => {
       server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => resolve(info));

@@ -12,6 +12,7 @@ import { ProtocolCounter } from './helpers/protocol-counter.js';
 let db: TestDatabase;
 let counter: ProtocolCounter;
 let kernel: Kernel;
+let setConfigKernel: Kernel;
 let plain: pg.Pool;
 const tenant = randomUUID();
 let projectId: string;
@@ -31,6 +32,7 @@ beforeAll(async () => {
   const systemPool = createPool({ connectionString: db.ownerUrl, max: 1, applicationName: 'system' });
   plain = createPool({ connectionString: through(TEST_ROLES.app), max: 1, applicationName: 'counted plain' });
   kernel = createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system });
+  setConfigKernel = createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system, tenantContext: 'set-config' });
   await kernel.asSystem(async (tx) => {
     await tx.query('insert into tenants (id, name) values ($1, $2)', [tenant, 'counted']);
     projectId = (await tx.query("insert into projects (tenant_id, name) values ($1, 'p') returning id", [tenant])).rows[0]!.id;
@@ -39,6 +41,7 @@ beforeAll(async () => {
   for (let i = 0; i < 2; i++) {
     await kernel.tenantQuery(tenant, 'select * from projects where id = $1', [projectId]);
     await kernel.withTenant(tenant, (tx) => tx.query('select * from projects where id = $1', [projectId]));
+    await setConfigKernel.tenantQuery(tenant, 'select * from projects where id = $1', [projectId]);
     await plain.query({ name: 'floor', text: 'select 1 where $1::uuid is not null', values: [projectId] });
   }
   counter.take();
@@ -69,6 +72,12 @@ describe('cost of tenant scoping on the wire', () => {
       await tx.query('select count(*) from tasks');
     });
     expect(counter.take()).toEqual({ statements: 5, roundTrips: 3, writes: 3 });
+  });
+
+  it("tenantQuery with tenantContext 'set-config': one extra statement, one round trip", async () => {
+    const { rows } = await setConfigKernel.tenantQuery(tenant, 'select * from projects where id = $1', [projectId]);
+    expect(rows).toHaveLength(1);
+    expect(counter.take()).toEqual({ statements: 2, roundTrips: 1, writes: 1 });
   });
 
   it('a transaction whose function sends nothing sends nothing', async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Kernel, Transaction } from '../src/db/kernel.js';
+import { createKernel, type Kernel, type Transaction } from '../src/db/kernel.js';
 import { TEST_ROLES } from './helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 
@@ -22,9 +22,15 @@ async function createTenants(ids: string[]) {
 const projectTenants = (tx: Transaction) =>
   tx.query('select distinct tenant_id::text as t from projects').then((r) => r.rows.map((row) => row.t as string));
 
+// Every notice the server sends on an app connection: the kernel's protocol use must draw none
+// (no "SET LOCAL can only be used in transaction blocks", no "no transaction in progress").
+const notices: string[] = [];
+const collectNotices = (pool: pg.Pool) => pool.on('connect', (client) => client.on('notice', (n) => notices.push(n.message ?? '')));
+
 beforeAll(async () => {
   db = await createTestDatabase();
   ({ kernel, appPool } = db.kernel({ appPoolSize: 2 }));
+  collectNotices(appPool);
   await createTenants(tenants);
 });
 afterAll(() => db.close());
@@ -200,6 +206,29 @@ describe('tenantQuery', () => {
   });
 });
 
+describe("tenantContext 'set-config'", () => {
+  it('scopes, commits, rolls back and leaves the connection clean, like the default', async () => {
+    const { kernel: k, appPool: pool } = db.kernel({ appPoolSize: 1 });
+    collectNotices(pool);
+    const scoped = createKernel({ appPool: pool, systemPool: db.kernel().systemPool, systemRole: TEST_ROLES.system, tenantContext: 'set-config' });
+    const tenant = tenants[11]!;
+    expect(await scoped.withTenant(tenant, projectTenants)).toEqual([tenant]);
+    expect((await scoped.tenantQuery(tenant, 'select distinct tenant_id::text as t from projects')).rows).toEqual([{ t: tenant }]);
+    const inserted = await scoped.tenantQuery(tenant, "insert into projects (tenant_id, name) values ($1, 'implicit') returning id", [tenant]);
+    expect(await k.tenantQuery(tenant, 'select name from projects where id = $1', [inserted.rows[0]!.id]).then((r) => r.rows)).toEqual([{ name: 'implicit' }]);
+    await expect(scoped.tenantQuery(tenant, 'insert into projects (tenant_id, name) values ($1, $2)', [tenants[12], 'foreign'])).rejects.toMatchObject({ code: '42501' });
+    await expect(scoped.tenantQuery(tenant, "insert into projects (tenant_id, name) values ($1, 'x') returning 1/0", [tenant])).rejects.toMatchObject({ code: '22012' });
+    const client = await pool.connect();
+    try {
+      const { rows } = await client.query("select coalesce(current_setting('app.tenant_id', true), '') as t, (select count(*)::int from projects) as n");
+      expect(rows[0]).toEqual({ t: '', n: 0 });
+    } finally {
+      client.release();
+    }
+    expect((await k.tenantQuery(tenant, "select count(*)::int as n from projects where name = 'x'")).rows).toEqual([{ n: 0 }]);
+  });
+});
+
 describe('asSystem', () => {
   it('crosses tenants, as the system role', async () => {
     const { rows } = await kernel.asSystem((tx) => tx.query('select current_user as who, count(distinct tenant_id)::int as n from projects'));
@@ -210,5 +239,11 @@ describe('asSystem', () => {
     await kernel.asSystem((tx) => tx.query('select 1'));
     const { rows } = await kernel.asSystem(async () => ({ rows: [] }));
     expect(rows).toEqual([]);
+  });
+});
+
+describe('on the wire', () => {
+  it('no statement above drew a warning or notice from the server', () => {
+    expect(notices).toEqual([]);
   });
 });

@@ -21,6 +21,7 @@ const schema = z.object({
   ROWGUARD_SYSTEM_ROLE: roleName.default('rowguard_system'),
   ROWGUARD_DB_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
   ROWGUARD_DB_PREPARE: z.enum(['true', 'false']).default('true'),
+  ROWGUARD_TENANT_CONTEXT: z.enum(['set-local', 'set-config']).default('set-local'),
   ROWGUARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -40,6 +41,8 @@ export interface Config {
   readonly poolSize: number;
   /** Named prepared statements per connection; turn off behind PgBouncer older than 1.21. */
   readonly prepare: boolean;
+  /** `set-local` (works on Citus) or `set-config` (one statement less, plain PostgreSQL only). */
+  readonly tenantContext: 'set-local' | 'set-config';
   readonly logLevel: string;
 }
 
@@ -71,6 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Record<key
     systemRole: e.ROWGUARD_SYSTEM_ROLE,
     poolSize: e.ROWGUARD_DB_POOL_SIZE,
     prepare: e.ROWGUARD_DB_PREPARE === 'true',
+    tenantContext: e.ROWGUARD_TENANT_CONTEXT,
     logLevel: e.ROWGUARD_LOG_LEVEL,
   });
 }

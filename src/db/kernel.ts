@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { quoteIdent } from './quote.js';
 import { parseTenantId, TENANT_SETTING } from './tenant-id.js';
+import type { PipelineStatement } from './pipeline.js';
 import { ScopedTransaction, type Transaction, type TransactionOptions } from './transaction.js';
 
 export type { Transaction } from './transaction.js';
@@ -14,6 +15,12 @@ export interface KernelOptions {
   systemRole?: string;
   /** Prepare statements by name per connection (turn off for PgBouncer older than 1.21). */
   prepare?: boolean;
+  /**
+   * How the tenant context is set. `set-local` (default): a `SET LOCAL` statement, the form
+   * Citus propagates to worker nodes. `set-config`: a prepared `set_config($1, true)`, one
+   * statement less per `tenantQuery` and faster on plain PostgreSQL; not for Citus.
+   */
+  tenantContext?: 'set-local' | 'set-config';
   statementCacheSize?: number;
 }
 
@@ -31,7 +38,8 @@ export interface Kernel {
   withTenant<T>(tenantId: string, fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /**
    * One statement scoped to `tenantId`, in its own transaction, in a single network round trip
-   * (BEGIN, SET LOCAL, the statement and COMMIT are sent together).
+   * (BEGIN, SET LOCAL, the statement and COMMIT are sent together; with `tenantContext:
+   * 'set-config'`, set_config and the statement).
    *
    * @example
    * const { rows } = await kernel.tenantQuery(tenantId, 'select * from projects where id = $1', [id]);
@@ -53,16 +61,24 @@ export interface Kernel {
  * The tenancy kernel. The app pool is reachable only through `withTenant` and `tenantQuery`,
  * so no statement on it runs without a tenant context.
  */
-export function createKernel({ appPool, systemPool, systemRole = 'rowguard_system', prepare = true, statementCacheSize = 200 }: KernelOptions): Kernel {
+export function createKernel({
+  appPool,
+  systemPool,
+  systemRole = 'rowguard_system',
+  prepare = true,
+  statementCacheSize = 200,
+  tenantContext = 'set-local',
+}: KernelOptions): Kernel {
   const options: TransactionOptions = { prepare, statementCacheSize };
   const systemOpening = [{ text: 'BEGIN' }, { text: `SET LOCAL ROLE ${quoteIdent(systemRole)}` }];
 
   // The id is a validated canonical UUID, so inlining it as a literal is safe. SET takes no
   // bind parameters, and SET LOCAL (not set_config) is the form Citus propagates to workers.
-  const tenantOpening = (tenantId: string) => [
-    { text: 'BEGIN' },
-    { text: `SET LOCAL ${TENANT_SETTING} = '${parseTenantId(tenantId)}'` },
-  ];
+  const setContext = (tenantId: string): PipelineStatement =>
+    tenantContext === 'set-config'
+      ? { text: `select set_config('${TENANT_SETTING}', $1, true)`, values: [parseTenantId(tenantId)] }
+      : { text: `SET LOCAL ${TENANT_SETTING} = '${parseTenantId(tenantId)}'` };
+  const tenantOpening = (tenantId: string) => [{ text: 'BEGIN' }, setContext(tenantId)];
 
   async function scoped<T>(tx: ScopedTransaction, fn: (tx: Transaction) => Promise<T>): Promise<T> {
     let result: T;
@@ -84,8 +100,12 @@ export function createKernel({ appPool, systemPool, systemRole = 'rowguard_syste
     },
 
     async tenantQuery(tenantId, text, values) {
-      const opening = tenantOpening(tenantId);
-      return new ScopedTransaction(appPool, opening, options).queryAndCommit(text, values);
+      if (tenantContext === 'set-config') {
+        // Statements before one Sync form an implicit transaction: the setting ends at the
+        // Sync, so no BEGIN or COMMIT is needed. (SET LOCAL there would log a warning.)
+        return new ScopedTransaction(appPool, [setContext(tenantId)], options).queryAndCommit(text, values, []);
+      }
+      return new ScopedTransaction(appPool, tenantOpening(tenantId), options).queryAndCommit(text, values, [{ text: 'COMMIT' }]);
     },
 
     asSystem(fn) {

@@ -43,13 +43,18 @@ export class ScopedTransaction implements Transaction {
   }
 
   /**
-   * The whole transaction as one statement: opening statements, the statement and COMMIT
+   * The whole transaction as one statement: opening statements, the statement and `closing`
+   * (COMMIT, or nothing when the opening has no BEGIN and Sync ends an implicit transaction)
    * leave in one write and come back in one round trip.
    */
-  async queryAndCommit<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
+  async queryAndCommit<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values: readonly unknown[] | undefined,
+    closing: readonly PipelineStatement[],
+  ): Promise<pg.QueryResult<R>> {
     let result: pg.QueryResult<R>;
     try {
-      result = await this.send<R>(text, values, [{ text: 'COMMIT' }]);
+      result = await this.send<R>(text, values, closing);
     } catch (error) {
       await this.end(false);
       throw error;
@@ -71,13 +76,16 @@ export class ScopedTransaction implements Transaction {
     this.begun = true;
     const client = await this.connection();
     const cache = this.cacheOf(client);
-    const planned = cache ? cache.plan(text, values) : { statement: { text, values, wantResult: true }, parsed: null };
+    // Parameterized opening statements (set_config) are prepared like the caller's statement.
+    const plans = [...prefix.map((s) => ({ ...s, wantResult: false })), { text, values, wantResult: true }].map((s) =>
+      cache && (s.wantResult || s.values !== undefined) ? cache.plan(s.text, s.values, s.wantResult) : { statement: s, parsed: null },
+    );
     try {
-      const outcome = await this.run(client, [...prefix, planned.statement, ...suffix], cache?.takeEvicted());
-      cache?.settle(text, true);
+      const outcome = await this.run(client, [...plans.map((p) => p.statement), ...suffix], cache?.takeEvicted());
+      for (const p of plans) if (p.parsed) cache?.settle(p.statement.text, true);
       return outcome.results[0] as pg.QueryResult<R>;
     } catch (error) {
-      if (cache && planned.parsed) cache.settle(text, false);
+      for (const p of plans) if (p.parsed) cache?.settle(p.statement.text, false);
       this.state = 'aborted';
       this.failure = error;
       throw error;
@@ -97,7 +105,8 @@ export class ScopedTransaction implements Transaction {
     if (!client) return;
     let releaseError: Error | undefined;
     try {
-      if (!this.broken) {
+      // Without BEGIN the statements ran in an implicit transaction that ended at their Sync.
+      if (!this.broken && this.opening.some((s) => s.text === 'BEGIN')) {
         await this.run(client, [{ text: commit && !aborted ? 'COMMIT' : 'ROLLBACK' }]);
       }
     } catch (error) {
