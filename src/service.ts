@@ -1,10 +1,14 @@
 import { serve, type ServerType } from '@hono/node-server';
+import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from './config/load-config.js';
 import { createKernel, type Kernel } from './db/kernel.js';
 import { createPool } from './db/pool.js';
 import { assertSafeAppRole } from './db/role-guard.js';
+import type { Secrets } from './config/dev-secrets.js';
 import { createApp } from './http/app.js';
+import { createJwtVerifier } from './http/auth/jwt-verifier.js';
+import { readMigrations, SERVICE_MIGRATIONS } from './schema/migrate.js';
 import { connectDatabase, type DatabaseTarget } from './database-target.js';
 
 export interface RunningService {
@@ -18,7 +22,7 @@ export interface RunningService {
  * Brings the service up: database (embedded or by URL), roles, migrations, the app-role
  * guard, then HTTP. Refuses to serve request traffic through a role that bypasses RLS.
  */
-export async function startService(config: Config, log: Logger): Promise<RunningService> {
+export async function startService(config: Config, log: Logger, secrets: Secrets): Promise<RunningService> {
   const target = await connectDatabase(config, log);
   const appPool = createPool({
     connectionString: target.appUrl ?? target.ownerUrl,
@@ -33,8 +37,18 @@ export async function startService(config: Config, log: Logger): Promise<Running
     onIdleError: (error) => log.warn({ err: error }, 'idle system connection failed'),
   });
   let server: ServerType | undefined;
+  // Graceful: stop accepting, let in-flight requests finish (10 s at most), then close pools.
   const close = async () => {
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => {
+      if (!server) return resolve();
+      const http = server as Server;
+      const force = setTimeout(() => http.closeAllConnections?.(), 10_000);
+      http.close(() => {
+        clearTimeout(force);
+        resolve();
+      });
+      http.closeIdleConnections?.();
+    });
     await Promise.allSettled([appPool.end(), systemPool.end()]);
     await target.embedded?.stop();
   };
@@ -48,7 +62,16 @@ export async function startService(config: Config, log: Logger): Promise<Running
       }
     }
     const kernel = createKernel({ appPool, systemPool, systemRole: config.systemRole, prepare: config.prepare, tenantContext: config.tenantContext });
-    const app = createApp({ ping: () => kernel.ping(), log });
+    const latest = Math.max(...(await readMigrations(SERVICE_MIGRATIONS)).map((m) => m.id));
+    const ready = async () => {
+      await kernel.ping();
+      const { rows } = await systemPool.query<{ id: number }>('select max(id) as id from rowguard.migrations');
+      if (rows[0]?.id !== latest) throw new Error(`database is at migration ${rows[0]?.id}, this version needs ${latest}`);
+    };
+    const verifyJwt = createJwtVerifier({ ...config.jwt, secret: secrets.jwtSecret });
+    if (!verifyJwt) log.warn('no JWT key is configured: only API keys can authenticate tenant requests');
+    if (!secrets.adminToken) log.warn('ROWGUARD_ADMIN_TOKEN is not set: the admin API refuses every request');
+    const app = createApp({ kernel, log, ready, verifyJwt, adminToken: secrets.adminToken, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins });
     const address = await new Promise<{ port: number }>((resolve, reject) => {
       server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => resolve(info));
       server.once('error', reject);

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { loadSecrets } from '../config/dev-secrets.js';
 import { loadConfig, type Config } from '../config/load-config.js';
 import { connectDatabase } from '../database-target.js';
 import { RowguardError } from '../errors.js';
@@ -10,6 +11,7 @@ import { createLogger } from '../log.js';
 import { setupRoles } from '../schema/roles.js';
 import { tenantTableSql } from '../schema/tenant-table.js';
 import { startService } from '../service.js';
+import { mintToken } from './mint-token.js';
 
 const HELP = `rowguard — PostgreSQL tenant isolation enforced by the database
 
@@ -21,6 +23,8 @@ Commands:
   setup-roles                create/lock down the app and system roles (needs ROWGUARD_DATABASE_URL)
       --app-role NAME          app login role (default ROWGUARD_APP_ROLE, rowguard_app)
       --password-file PATH     set a new generated app password and write it there (mode 0600)
+  token --tenant ID --user ID  print a development JWT (HS256, ROWGUARD_JWT_SECRET or the generated one)
+      --ttl 1h                 lifetime (30m, 1h, 7d)
   tenant-table TABLE         print the SQL that makes TABLE a tenant table
       --tenant-column NAME     (default tenant_id)
       --app-role NAME --system-role NAME   role names (default: psql variables)
@@ -41,6 +45,9 @@ async function main(argv: string[]): Promise<number> {
       'system-role': { type: 'string' },
       'tenant-column': { type: 'string' },
       'password-file': { type: 'string' },
+      tenant: { type: 'string' },
+      user: { type: 'string' },
+      ttl: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -59,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
       return migrateCommand(config());
     case 'setup-roles':
       return setupRolesCommand(config(), values['app-role'], values['password-file']);
+    case 'token':
+      return tokenCommand(config(), values.tenant, values.user, values.ttl ?? '1h');
     case 'tenant-table': {
       const table = rest[0];
       if (!table) throw new RowguardError('CONFIG_INVALID', 'tenant-table needs a table name');
@@ -81,7 +90,7 @@ async function serveCommand(config: Config): Promise<number> {
   const onSignal = () => stop();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const service = await startService(config, log);
+  const service = await startService(config, log, await loadSecrets(config));
   const rls = service.target.appUrl
     ? `RLS enforced through app role "${service.target.appRole}"`
     : 'WARNING: RLS NOT ENFORCED — requests run as the owner (set ROWGUARD_DB_APP_URL)';
@@ -89,6 +98,15 @@ async function serveCommand(config: Config): Promise<number> {
   if (!stopRequested) await new Promise<void>((resolve) => (stop = resolve));
   console.log('rowguard stopping');
   await service.close();
+  return 0;
+}
+
+async function tokenCommand(config: Config, tenant: string | undefined, user: string | undefined, ttl: string): Promise<number> {
+  if (!tenant || !user) throw new RowguardError('CONFIG_INVALID', 'token needs --tenant <uuid> and --user <id>');
+  const { jwtSecret } = await loadSecrets(config);
+  if (!jwtSecret) throw new RowguardError('CONFIG_INVALID', 'token signs with ROWGUARD_JWT_SECRET (HS256); none is configured');
+  const { tenantClaim, issuer, audience } = config.jwt;
+  console.log(await mintToken({ secret: jwtSecret, tenantId: tenant, userId: user, tenantClaim, ttl, issuer, audience }));
   return 0;
 }
 

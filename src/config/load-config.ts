@@ -23,6 +23,19 @@ const schema = z.object({
   ROWGUARD_DB_PREPARE: z.enum(['true', 'false']).default('true'),
   ROWGUARD_TENANT_CONTEXT: z.enum(['set-local', 'set-config']).default('set-local'),
   ROWGUARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ROWGUARD_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  ROWGUARD_JWT_PUBLIC_KEY: z.string().includes('-----BEGIN PUBLIC KEY-----', { message: 'must be a PEM public key' }).optional(),
+  ROWGUARD_JWT_JWKS_URL: z.string().url().optional(),
+  ROWGUARD_JWT_ALGORITHMS: z
+    .string()
+    .regex(/^((HS|RS|PS|ES)(256|384|512)|EdDSA)(,((HS|RS|PS|ES)(256|384|512)|EdDSA))*$/, 'must be a comma-separated list such as RS256,ES256')
+    .optional(),
+  ROWGUARD_JWT_ISSUER: z.string().optional(),
+  ROWGUARD_JWT_AUDIENCE: z.string().optional(),
+  ROWGUARD_JWT_TENANT_CLAIM: z.string().regex(/^[A-Za-z_][\w:/.-]{0,99}$/, 'must be a claim name').default('tid'),
+  ROWGUARD_ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  ROWGUARD_BODY_LIMIT: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
+  ROWGUARD_CORS_ORIGINS: z.string().optional(),
 });
 
 export interface Config {
@@ -44,6 +57,21 @@ export interface Config {
   /** `set-local` (works on Citus) or `set-config` (one statement less, plain PostgreSQL only). */
   readonly tenantContext: 'set-local' | 'set-config';
   readonly logLevel: string;
+  readonly jwt: {
+    readonly secret: string | undefined;
+    readonly publicKeyPem: string | undefined;
+    readonly jwksUrl: string | undefined;
+    readonly algorithms: readonly string[] | undefined;
+    readonly issuer: string | undefined;
+    readonly audience: string | undefined;
+    readonly tenantClaim: string;
+  };
+  /** Credential of the admin API; absent ⇒ generated in development, admin API off in production. */
+  readonly adminToken: string | undefined;
+  /** Largest request body in bytes. */
+  readonly bodyLimit: number;
+  /** CORS allowed origins; empty ⇒ CORS off. */
+  readonly corsOrigins: readonly string[];
 }
 
 /**
@@ -76,6 +104,18 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Record<key
     prepare: e.ROWGUARD_DB_PREPARE === 'true',
     tenantContext: e.ROWGUARD_TENANT_CONTEXT,
     logLevel: e.ROWGUARD_LOG_LEVEL,
+    jwt: Object.freeze({
+      secret: e.ROWGUARD_JWT_SECRET,
+      publicKeyPem: e.ROWGUARD_JWT_PUBLIC_KEY,
+      jwksUrl: e.ROWGUARD_JWT_JWKS_URL,
+      algorithms: e.ROWGUARD_JWT_ALGORITHMS?.split(','),
+      issuer: e.ROWGUARD_JWT_ISSUER,
+      audience: e.ROWGUARD_JWT_AUDIENCE,
+      tenantClaim: e.ROWGUARD_JWT_TENANT_CLAIM,
+    }),
+    adminToken: e.ROWGUARD_ADMIN_TOKEN,
+    bodyLimit: e.ROWGUARD_BODY_LIMIT,
+    corsOrigins: Object.freeze(e.ROWGUARD_CORS_ORIGINS ? e.ROWGUARD_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : []),
   });
 }
 

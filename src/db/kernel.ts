@@ -53,6 +53,15 @@ export interface Kernel {
    * const due = await kernel.asSystem((tx) => tx.query('select tenant_id, id from invoices where due_date < now()'));
    */
   asSystem<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` on the app pool with the tenant context explicitly empty: row-level security
+   * shows no rows and rejects every write. Only for the lookups that must happen before a
+   * tenant is known, through narrow SECURITY DEFINER functions such as API-key resolution.
+   *
+   * @example
+   * const { rows } = await kernel.withoutTenant((tx) => tx.query('select * from rowguard.resolve_api_key($1)', [hash]));
+   */
+  withoutTenant<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Resolves when both pools can reach the database (reads no table). */
   ping(): Promise<void>;
 }
@@ -74,11 +83,14 @@ export function createKernel({
 
   // The id is a validated canonical UUID, so inlining it as a literal is safe. SET takes no
   // bind parameters, and SET LOCAL (not set_config) is the form Citus propagates to workers.
-  const setContext = (tenantId: string): PipelineStatement =>
-    tenantContext === 'set-config'
-      ? { text: `select set_config('${TENANT_SETTING}', $1, true)`, values: [parseTenantId(tenantId)] }
-      : { text: `SET LOCAL ${TENANT_SETTING} = '${parseTenantId(tenantId)}'` };
-  const tenantOpening = (tenantId: string) => [{ text: 'BEGIN' }, setContext(tenantId)];
+  // null sets the context explicitly empty: nothing visible.
+  const setContext = (tenantId: string | null): PipelineStatement => {
+    const value = tenantId === null ? '' : parseTenantId(tenantId);
+    return tenantContext === 'set-config'
+      ? { text: `select set_config('${TENANT_SETTING}', $1, true)`, values: [value] }
+      : { text: `SET LOCAL ${TENANT_SETTING} = '${value}'` };
+  };
+  const tenantOpening = (tenantId: string | null) => [{ text: 'BEGIN' }, setContext(tenantId)];
 
   async function scoped<T>(tx: ScopedTransaction, fn: (tx: Transaction) => Promise<T>): Promise<T> {
     let result: T;
@@ -106,6 +118,10 @@ export function createKernel({
         return new ScopedTransaction(appPool, [setContext(tenantId)], options).queryAndCommit(text, values, []);
       }
       return new ScopedTransaction(appPool, tenantOpening(tenantId), options).queryAndCommit(text, values, [{ text: 'COMMIT' }]);
+    },
+
+    withoutTenant(fn) {
+      return scoped(new ScopedTransaction(appPool, tenantOpening(null), options), fn);
     },
 
     asSystem(fn) {

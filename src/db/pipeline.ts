@@ -35,8 +35,10 @@ type ResultBuilder = pg.QueryResult & {
   addCommandComplete(message: { text: string }): void;
 };
 
-// node-postgres's own result type: parses rows with the registered type parsers.
-const newResult = () => new (pg.Result as unknown as new () => ResultBuilder)();
+type TypeParsers = { getTypeParser(oid: number, format?: string): unknown };
+
+// node-postgres's own result type, parsing rows with the connection's type parsers.
+const newResult = (types?: TypeParsers) => new (pg.Result as unknown as new (rowMode: undefined, types?: TypeParsers) => ResultBuilder)(undefined, types);
 
 // pg converts JS values (Dates, arrays, Buffers, objects) to wire text with this function.
 const prepareValue = (pg as unknown as { utils: { prepareValue(value: unknown): unknown } }).utils.prepareValue;
@@ -61,10 +63,16 @@ export class Pipeline {
 
   private readonly closeNames: readonly string[];
 
-  /** `closeNames`: prepared statements to drop from the server before the statements run. */
-  constructor(statements: readonly PipelineStatement[], closeNames: readonly string[] = []) {
+  private readonly types: TypeParsers | undefined;
+
+  /**
+   * `closeNames`: prepared statements to drop from the server before the statements run.
+   * `types`: the connection's type parsers (a pg client), so pool-level `types` apply.
+   */
+  constructor(statements: readonly PipelineStatement[], closeNames: readonly string[] = [], types?: TypeParsers) {
     this.statements = statements;
     this.closeNames = closeNames;
+    this.types = types;
     this.done = new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -100,7 +108,7 @@ export class Pipeline {
   }
 
   handleRowDescription(message: { fields: unknown[] }): void {
-    this.currentResult = newResult();
+    this.currentResult = newResult(this.types);
     this.currentResult.addFields(message.fields);
   }
 
@@ -117,7 +125,7 @@ export class Pipeline {
   handleCommandComplete(message: { text: string }): void {
     const statement = this.statements[this.current];
     if (statement?.wantResult) {
-      const result = this.currentResult ?? newResult();
+      const result = this.currentResult ?? newResult(this.types);
       result.addCommandComplete(message);
       this.results.push(result);
     }

@@ -8,10 +8,24 @@ export interface PoolOptions {
   onIdleError?: (error: Error) => void;
 }
 
+const DATE_OID = 1082;
+const INT8_OID = 20;
+
+// Dates stay 'YYYY-MM-DD' (a JS Date would shift them by the local time zone); 64-bit
+// integers (counts, amounts in minor units) become numbers while they fit exactly.
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === DATE_OID) return (value: string) => value;
+    if (oid === INT8_OID) return (value: string) => (Number.isSafeInteger(Number(value)) ? Number(value) : value);
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
 export function createPool({ connectionString, max, applicationName, onIdleError = () => {} }: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
+    types,
     application_name: applicationName,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,

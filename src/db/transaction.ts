@@ -142,7 +142,7 @@ export class ScopedTransaction implements Transaction {
   }
 
   private async run(client: pg.PoolClient, statements: readonly PipelineStatement[], closeNames?: string[]) {
-    const pipeline = new Pipeline(statements, closeNames);
+    const pipeline = new Pipeline(statements, closeNames, client);
     client.query(pipeline as unknown as pg.QueryConfig);
     try {
       return await pipeline.done;

@@ -1,36 +1,105 @@
-import { randomUUID } from 'node:crypto';
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
+import { cors } from 'hono/cors';
 import type { Logger } from 'pino';
-import { problemResponse } from './problem.js';
+import type { Kernel } from '../db/kernel.js';
+import { authenticate, authenticateAdmin } from './auth/authenticate.js';
+import type { VerifiedUser } from './auth/jwt-verifier.js';
+import { problemFromError } from './database-errors.js';
+import { registerDocs } from './docs.js';
+import type { AppEnv } from './env.js';
+import { jsonBody } from './middleware/json-body.js';
+import { requestContext } from './middleware/request-context.js';
+import { HttpProblem, problemResponse } from './problem.js';
+import { registerResource } from './resource.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { apiKeys } from './routes/api-keys.js';
+import { auditLog } from './routes/audit-log.js';
+import { comments } from './routes/comments.js';
+import { documents } from './routes/documents.js';
+import { invoices } from './routes/invoices.js';
+import { members } from './routes/members.js';
+import { projects } from './routes/projects.js';
+import { tasks } from './routes/tasks.js';
+import { webhooks } from './routes/webhooks.js';
+import { createTenantScope } from './tenant-scope.js';
+
+export const RESOURCES = [projects, tasks, documents, comments, invoices, members, apiKeys, webhooks, auditLog];
 
 export interface AppOptions {
-  /** Resolves when both database pools answer. */
-  ping: () => Promise<void>;
+  kernel: Kernel;
   log: Logger;
+  /** Resolves when the database is reachable and migrations are current. */
+  ready: () => Promise<void>;
+  verifyJwt: ((token: string) => Promise<VerifiedUser>) | null;
+  adminToken: string | undefined;
+  bodyLimit: number;
+  /** Allowed CORS origins; empty turns CORS off. */
+  corsOrigins: readonly string[];
 }
 
-/** The HTTP service. Health endpoints now; the tenant API mounts here. */
-export function createApp({ ping, log }: AppOptions): Hono {
-  const app = new Hono();
+/** The HTTP service: tenant API under /v1, admin API under /admin, health, OpenAPI and docs. */
+export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit, corsOrigins }: AppOptions): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (result.success) return;
+      const where = result.target === 'json' ? 'body' : result.target;
+      const errors = result.error.issues.map((issue) => ({ field: [where, ...issue.path.map(String)].join('.'), message: issue.message }));
+      throw new HttpProblem(400, 'VALIDATION_FAILED', 'The request is not valid', undefined, errors);
+    },
+  });
+
+  app.use('*', requestContext(log));
+  if (corsOrigins.length > 0) app.use('*', cors({ origin: [...corsOrigins], exposeHeaders: ['ETag', 'X-Request-Id', 'Location'] }));
+  app.use('/v1/*', authenticate({ kernel, verifyJwt }));
+  app.use('/admin/*', authenticateAdmin(adminToken));
+  app.use('*', jsonBody({ limit: bodyLimit }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-
   app.get('/readyz', async (c) => {
     try {
-      await ping();
+      await ready();
       return c.json({ status: 'ready' });
     } catch (error) {
-      log.warn({ err: error }, 'readiness check failed');
-      return problemResponse(c, { status: 503, code: 'DATABASE_UNAVAILABLE', title: 'The database is not reachable' });
+      c.get('log').warn({ err: error }, 'not ready');
+      return problemResponse(c, new HttpProblem(503, 'NOT_READY', 'The database is not reachable or its migrations are not current'));
     }
   });
 
-  app.notFound((c) => problemResponse(c, { status: 404, code: 'NOT_FOUND', title: 'No such resource' }));
+  const inTenant = createTenantScope(kernel);
+  for (const resource of RESOURCES) registerResource(app, inTenant, resource);
+  registerAdminRoutes(app, kernel);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A JWT naming the user (sub) and tenant (tid), or an API key (rg_…)',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'admin', { type: 'http', scheme: 'bearer', description: 'The admin token (ROWGUARD_ADMIN_TOKEN)' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Rowguard API',
+      version: '0.1.0',
+      description: 'Multi-tenant API whose tenant isolation is enforced by PostgreSQL row-level security. The tenant comes only from the credential.',
+    },
+  });
+  registerDocs(app);
+
+  app.notFound((c) => problemResponse(c, new HttpProblem(404, 'NOT_FOUND', 'No such resource'), { requestId: c.get('requestId') }));
 
   app.onError((error, c) => {
-    const requestId = randomUUID();
-    log.error({ err: error, requestId }, 'unhandled error');
-    return problemResponse(c, { status: 500, code: 'INTERNAL', title: 'Internal error', requestId });
+    const requestId = c.get('requestId');
+    const problem =
+      problemFromError(error) ??
+      (error instanceof HTTPException && error.status < 500 ? new HttpProblem(error.status as 400, 'BAD_REQUEST', 'The request is not valid') : null);
+    if (problem) {
+      if (problem.status >= 500) c.get('log')?.warn({ err: error, code: problem.code }, 'request failed');
+      if (problem.status === 401) c.header('WWW-Authenticate', 'Bearer');
+      return problemResponse(c, problem, { requestId });
+    }
+    c.get('log')?.error({ err: error }, 'unhandled error');
+    return problemResponse(c, new HttpProblem(500, 'INTERNAL', 'Internal error; quote the request id when reporting it'), { requestId });
   });
 
   return app;

@@ -1,0 +1,46 @@
+import { isConnectionFailure, SQLSTATE } from '../db/sqlstate.js';
+import { RowguardError } from '../errors.js';
+import { HttpProblem } from './problem.js';
+
+interface DatabaseError {
+  code?: string;
+  constraint?: string;
+  column?: string;
+}
+
+// Constraint names follow PostgreSQL's defaults: <table>_tenant_id_<column>_fkey and
+// <table>_tenant_id_<column>_key. The column is the useful part for a client.
+function fieldOf(error: DatabaseError): string {
+  const match = /^[a-z_]+?_tenant_id_([a-z_]+?)_(fkey|key)$/.exec(error.constraint ?? '');
+  return match?.[1] ?? error.column ?? 'body';
+}
+
+/**
+ * Maps what the database said to what the client may hear: a stable code and the field,
+ * never the SQL, the constraint's key values, or the message text.
+ */
+export function problemFromError(error: unknown): HttpProblem | null {
+  if (error instanceof HttpProblem) return error;
+  if (error instanceof RowguardError && error.code === 'INVALID_TENANT_ID') {
+    return new HttpProblem(401, 'UNAUTHENTICATED', 'The credentials do not name a valid tenant');
+  }
+  if (isConnectionFailure(error) || (error instanceof Error && /Connection terminated|timeout exceeded when trying to connect/.test(error.message))) {
+    return new HttpProblem(503, 'DATABASE_UNAVAILABLE', 'The database is not reachable; retry later');
+  }
+  const db = error as DatabaseError;
+  switch (db.code) {
+    case SQLSTATE.FOREIGN_KEY_VIOLATION:
+      // Another tenant's object is invisible, so a reference to it is simply not found.
+      return new HttpProblem(422, 'REFERENCE_NOT_FOUND', 'A referenced object does not exist', undefined, [
+        { field: fieldOf(db), message: 'no such object' },
+      ]);
+    case SQLSTATE.UNIQUE_VIOLATION:
+      return new HttpProblem(409, 'CONFLICT', 'An object with the same unique value exists', undefined, [{ field: fieldOf(db), message: 'already in use' }]);
+    case SQLSTATE.CHECK_VIOLATION:
+      return new HttpProblem(422, 'CONSTRAINT_VIOLATION', 'The values break a rule of this resource');
+    case SQLSTATE.QUERY_CANCELED:
+      return new HttpProblem(503, 'TIMEOUT', 'The request took too long; retry later');
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,268 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { quoteIdent } from '../db/quote.js';
+import type { Permission } from './auth/principal.js';
+import { appendAudit, diff } from './audit.js';
+import type { AppEnv } from './env.js';
+import { CURSOR_COLUMN, decodeCursor, encodeCursor } from './pagination.js';
+import { HttpProblem, notFound } from './problem.js';
+import { problemSchemas } from './schemas.js';
+import type { InTenant, Scope } from './tenant-scope.js';
+
+type Row = Record<string, unknown>;
+type ZodObject = z.ZodObject<z.ZodRawShape>;
+
+/** A list filter: its query parameter schema and the SQL condition for one bind parameter. */
+export interface Filter {
+  schema: z.ZodType;
+  sql: (param: string) => string;
+}
+
+export interface ResourceDefinition {
+  /** URL path, e.g. "/projects". */
+  path: string;
+  table: string;
+  /** Singular name for the audit log and OpenAPI, e.g. "project". */
+  entity: string;
+  tag: string;
+  /** Public representation; its keys are the columns read. */
+  schema: ZodObject;
+  /** Body of POST; omit for read-only resources. */
+  create?: ZodObject;
+  /** Body of PATCH (every field optional); omit when objects cannot change. */
+  update?: ZodObject;
+  filters?: Record<string, Filter>;
+  read: Permission;
+  write: Permission;
+  /** Allow DELETE. */
+  deletable?: boolean;
+  /**
+   * Column values to insert, from the validated body, and extra fields for the creation
+   * response only (e.g. a secret shown once); may throw HttpProblem.
+   */
+  prepareCreate?: (body: Row, scope: Scope) => Promise<{ values: Row; extra?: Row }> | { values: Row; extra?: Row };
+  /** Column values to update, from the validated body and the current row; may throw. */
+  prepareUpdate?: (body: Row, current: Row, scope: Scope) => Promise<Row> | Row;
+  /** Checks before a delete; may throw. */
+  beforeDelete?: (current: Row, scope: Scope) => Promise<void> | void;
+  /** Replaces the DELETE statement (e.g. API keys are revoked, not removed). */
+  deleteSql?: string;
+  /** Schema of the creation response when it differs (carries the extra fields). */
+  createdSchema?: ZodObject;
+  /** The table has a version column (ETag, If-Match); default true. */
+  versioned?: boolean;
+}
+
+const idParam = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' }, format: 'uuid' }) });
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const security = [{ bearer: [] }];
+
+/** An id that is not a UUID names nothing: 404, like another tenant's id. */
+function pathId(c: Context<AppEnv>): string {
+  const id = c.req.param('id') ?? '';
+  if (!UUID.test(id)) throw notFound();
+  return id.toLowerCase();
+}
+
+/** If-Match: "3", W/"3" or *; absent means last write wins. */
+function ifMatch(c: Context<AppEnv>): number | null {
+  const header = c.req.header('if-match');
+  if (header === undefined || header.trim() === '*') return null;
+  const match = /^\s*(?:W\/)?"(\d{1,9})"\s*$/.exec(header);
+  if (!match) throw new HttpProblem(400, 'INVALID_IF_MATCH', 'If-Match must be an ETag this API returned');
+  return Number(match[1]);
+}
+
+const etag = (row: Row) => (row.version === undefined ? undefined : `"${row.version}"`);
+
+/**
+ * Registers list, get, create, update and delete routes for one tenant table. Every handler
+ * runs in the tenant's transaction; the tenant id is written from the credential, never
+ * taken from the request; every write appends its audit entry in the same transaction.
+ */
+export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, def: ResourceDefinition): void {
+  const fields = Object.keys(def.schema.shape);
+  const versioned = def.versioned ?? true;
+  const columns = [...fields, ...(versioned ? ['version'] : [])].map(quoteIdent).join(', ');
+  const table = quoteIdent(def.table);
+  const name = def.entity[0]!.toUpperCase() + def.entity.slice(1);
+  const schema = def.schema.openapi(name);
+  const present = (row: Row) => Object.fromEntries(fields.map((f) => [f, row[f]]));
+  const tags = [def.tag];
+  const json = (s: z.ZodType) => ({ 'application/json': { schema: s } });
+  const errors = problemSchemas;
+
+  const readRow = async ({ tx }: Scope, id: string): Promise<Row> => {
+    const { rows } = await tx.query(`select ${columns} from ${table} where id = $1`, [id]);
+    if (!rows[0]) throw notFound();
+    return rows[0];
+  };
+
+  // List: newest first, cursor pagination, filters.
+  const filterShape = Object.fromEntries(Object.entries(def.filters ?? {}).map(([key, f]) => [key, f.schema.optional()]));
+  const listQuery = z.object({
+    limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ description: 'Page size, at most 100' }),
+    cursor: z.string().max(200).optional().openapi({ description: 'next_cursor of the previous page' }),
+    ...filterShape,
+  });
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: def.path,
+      tags,
+      security,
+      summary: `List ${def.tag.toLowerCase()}`,
+      request: { query: listQuery },
+      responses: {
+        200: { description: 'A page, newest first', content: json(z.object({ data: z.array(schema), next_cursor: z.string().nullable() })) },
+        ...errors.read,
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid('query') as Record<string, unknown> & { limit: number; cursor?: string };
+      const body = await inTenant(c, def.read, async (scope) => {
+        const conditions: string[] = [];
+        const values: unknown[] = [];
+        for (const [key, filter] of Object.entries(def.filters ?? {})) {
+          if (query[key] === undefined) continue;
+          values.push(query[key]);
+          conditions.push(filter.sql(`$${values.length}`));
+        }
+        if (query.cursor) {
+          const cursor = decodeCursor(query.cursor);
+          values.push(cursor.createdAt, cursor.id);
+          conditions.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
+        }
+        values.push(query.limit + 1);
+        const where = conditions.length ? `where ${conditions.join(' and ')}` : '';
+        const { rows } = await scope.tx.query(
+          `select ${columns}, ${CURSOR_COLUMN} from ${table} ${where} order by created_at desc, id desc limit $${values.length}`,
+          values,
+        );
+        const page = rows.slice(0, query.limit);
+        const last = page[page.length - 1];
+        const more = rows.length > query.limit && last;
+        return { data: page.map(present), next_cursor: more ? encodeCursor({ createdAt: last._cursor as string, id: last.id as string }) : null };
+      });
+      return c.json(body, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: `${def.path}/{id}`,
+      tags,
+      security,
+      summary: `Get a ${def.entity}`,
+      request: { params: idParam },
+      responses: { 200: { description: `The ${def.entity}; ETag carries its version`, content: json(schema) }, ...errors.readOne },
+    }),
+    async (c) => {
+      const id = pathId(c);
+      const row = await inTenant(c, def.read, (scope) => readRow(scope, id));
+      c.header('ETag', etag(row));
+      return c.json(present(row), 200);
+    },
+  );
+
+  if (def.create) {
+    const createdSchema = (def.createdSchema ?? def.schema).openapi(def.createdSchema ? `${name}Created` : name);
+    app.openapi(
+      createRoute({
+        method: 'post',
+        path: def.path,
+        tags,
+        security,
+        summary: `Create a ${def.entity}`,
+        request: { body: { content: json(def.create.strict().openapi(`${name}Create`)), required: true } },
+        responses: { 201: { description: 'Created', content: json(createdSchema) }, ...errors.write },
+      }),
+      async (c) => {
+        const input = c.req.valid('json') as Row;
+        const created = await inTenant(c, def.write, async (scope) => {
+          const { values, extra = {} } = def.prepareCreate ? await def.prepareCreate(input, scope) : { values: input };
+          const keys = Object.keys(values);
+          const { rows } = await scope.tx.query(
+            `insert into ${table} (tenant_id${keys.map((k) => `, ${quoteIdent(k)}`).join('')})
+             values ($1${keys.map((_, i) => `, $${i + 2}`).join('')}) returning ${columns}`,
+            [scope.principal.tenantId, ...keys.map((k) => values[k])],
+          );
+          const row = rows[0]!;
+          await appendAudit(scope.tx, scope.principal, scope.requestId, { action: `${def.entity}.created`, entityType: def.entity, entityId: row.id as string, changes: present(row) });
+          return { row, extra };
+        });
+        c.header('ETag', etag(created.row));
+        c.header('Location', `${c.req.path}/${created.row.id}`);
+        return c.json({ ...present(created.row), ...created.extra }, 201);
+      },
+    );
+  }
+
+  if (def.update) {
+    app.openapi(
+      createRoute({
+        method: 'patch',
+        path: `${def.path}/{id}`,
+        tags,
+        security,
+        summary: `Update a ${def.entity}`,
+        description: 'Send If-Match with the ETag from a read to update only the version you saw (412 otherwise).',
+        request: { params: idParam, body: { content: json(def.update.strict().openapi(`${name}Update`)), required: true } },
+        responses: { 200: { description: 'Updated', content: json(schema) }, ...errors.update },
+      }),
+      async (c) => {
+        const id = pathId(c);
+        const expected = ifMatch(c);
+        const input = c.req.valid('json') as Row;
+        const updated = await inTenant(c, def.write, async (scope) => {
+          const { rows: locked } = await scope.tx.query(`select ${columns} from ${table} where id = $1 for update`, [id]);
+          const current = locked[0];
+          if (!current) throw notFound();
+          if (expected !== null && current.version !== expected) throw new HttpProblem(412, 'VERSION_MISMATCH', 'The object changed since you read it; read it again');
+          const values = def.prepareUpdate ? await def.prepareUpdate(input, current, scope) : input;
+          const keys = Object.keys(values);
+          if (keys.length === 0) return current;
+          const { rows } = await scope.tx.query(
+            `update ${table} set ${keys.map((k, i) => `${quoteIdent(k)} = $${i + 2}`).join(', ')} where id = $1 returning ${columns}`,
+            [id, ...keys.map((k) => values[k])],
+          );
+          const row = rows[0]!;
+          await appendAudit(scope.tx, scope.principal, scope.requestId, { action: `${def.entity}.updated`, entityType: def.entity, entityId: id, changes: diff(current, row, fields) });
+          return row;
+        });
+        c.header('ETag', etag(updated));
+        return c.json(present(updated), 200);
+      },
+    );
+  }
+
+  if (def.deletable) {
+    app.openapi(
+      createRoute({
+        method: 'delete',
+        path: `${def.path}/{id}`,
+        tags,
+        security,
+        summary: def.deleteSql ? `Revoke a ${def.entity}` : `Delete a ${def.entity}`,
+        request: { params: idParam },
+        responses: { 204: { description: def.deleteSql ? 'Revoked' : 'Deleted' }, ...errors.update },
+      }),
+      async (c) => {
+        const id = pathId(c);
+        const expected = ifMatch(c);
+        await inTenant(c, def.write, async (scope) => {
+          const { rows } = await scope.tx.query(`select ${columns} from ${table} where id = $1 for update`, [id]);
+          const current = rows[0];
+          if (!current) throw notFound();
+          if (expected !== null && current.version !== expected) throw new HttpProblem(412, 'VERSION_MISMATCH', 'The object changed since you read it; read it again');
+          await def.beforeDelete?.(current, scope);
+          await scope.tx.query(def.deleteSql ?? `delete from ${table} where id = $1`, [id]);
+          const action = def.deleteSql ? 'revoked' : 'deleted';
+          await appendAudit(scope.tx, scope.principal, scope.requestId, { action: `${def.entity}.${action}`, entityType: def.entity, entityId: id, changes: { before: present(current) } });
+        });
+        return c.body(null, 204);
+      },
+    );
+  }
+}

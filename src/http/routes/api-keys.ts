@@ -1,0 +1,44 @@
+import { z } from '@hono/zod-openapi';
+import { generateApiKey } from '../auth/api-key.js';
+import type { ResourceDefinition } from '../resource.js';
+import { id, name, timestamp } from '../schemas.js';
+
+const scope = z.enum(['read', 'write']);
+
+const schema = z.object({
+  id,
+  name: z.string(),
+  prefix: z.string().openapi({ description: 'First characters of the key, to tell keys apart' }),
+  scopes: z.array(scope),
+  created_by: id.nullable(),
+  last_used_at: timestamp.nullable(),
+  expires_at: timestamp.nullable(),
+  revoked_at: timestamp.nullable(),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+
+export const apiKeys: ResourceDefinition = {
+  path: '/v1/api-keys',
+  table: 'api_keys',
+  entity: 'api_key',
+  tag: 'API keys',
+  schema,
+  createdSchema: schema.extend({ key: z.string().openapi({ description: 'The key itself. Shown only in this response; only its hash is stored.' }) }),
+  create: z.object({
+    name: name(),
+    scopes: z.array(scope).min(1).max(2).openapi({ description: '["read"] or ["read", "write"]' }),
+    expires_at: z.string().datetime({ offset: true }).nullable().optional(),
+  }),
+  update: z.object({ name: name().optional() }),
+  read: 'manage',
+  write: 'manage',
+  deletable: true,
+  // Revoked keys stay listed, with revoked_at, so the audit trail keeps its subject.
+  deleteSql: 'update api_keys set revoked_at = now() where id = $1 and revoked_at is null',
+  prepareCreate: (body, { principal }) => {
+    const { key, prefix, hash } = generateApiKey();
+    const scopes = (body.scopes as string[]).includes('write') ? ['read', 'write'] : ['read'];
+    return { values: { name: body.name, scopes, expires_at: body.expires_at ?? null, prefix, key_hash: hash, created_by: principal.memberId ?? null }, extra: { key } };
+  },
+};

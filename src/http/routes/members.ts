@@ -1,0 +1,66 @@
+import { z } from '@hono/zod-openapi';
+import type { Transaction } from '../../db/kernel.js';
+import { authorize } from '../auth/principal.js';
+import { HttpProblem } from '../problem.js';
+import type { ResourceDefinition } from '../resource.js';
+import type { Scope } from '../tenant-scope.js';
+import { id, name, timestamp, updatedSince } from '../schemas.js';
+
+const role = z.enum(['owner', 'admin', 'member', 'viewer']);
+const status = z.enum(['invited', 'active', 'removed']);
+
+/**
+ * A tenant always keeps an active owner. The owners' rows are locked first, so two requests
+ * demoting the last two owners at once cannot both succeed.
+ */
+async function assertAnotherOwner(tx: Transaction, memberId: string): Promise<void> {
+  const { rows } = await tx.query<{ id: string }>(`select id from team_members where role = 'owner' and status = 'active' for update`);
+  if (!rows.some((r) => r.id !== memberId)) {
+    throw new HttpProblem(409, 'LAST_OWNER', 'The last owner cannot be removed or demoted; make someone else owner first');
+  }
+}
+
+const isActiveOwner = (row: Record<string, unknown>) => row.role === 'owner' && row.status === 'active';
+
+export const members: ResourceDefinition = {
+  path: '/v1/members',
+  table: 'team_members',
+  entity: 'member',
+  tag: 'Members',
+  schema: z.object({
+    id,
+    user_id: z.string().openapi({ description: 'The sub claim of the user’s tokens' }),
+    email: z.string(),
+    display_name: z.string().nullable(),
+    role,
+    status,
+    created_at: timestamp,
+    updated_at: timestamp,
+  }),
+  create: z.object({
+    user_id: name(200),
+    email: z.string().email().max(320),
+    display_name: name().nullable().optional(),
+    role,
+    status: z.enum(['invited', 'active']).optional(),
+  }),
+  update: z.object({ display_name: name().nullable().optional(), role: role.optional(), status: status.optional() }),
+  filters: { role: { schema: role, sql: (p) => `role = ${p}` }, status: { schema: status, sql: (p) => `status = ${p}` }, updated_since: updatedSince },
+  read: 'read',
+  write: 'manage',
+  deletable: true,
+  prepareCreate: (body, { principal }) => {
+    if (body.role === 'owner') authorize(principal, 'owner');
+    return { values: body };
+  },
+  prepareUpdate: async (body, current, { tx, principal }: Scope) => {
+    if (body.role !== undefined && body.role !== current.role && (body.role === 'owner' || current.role === 'owner')) authorize(principal, 'owner');
+    const staysActiveOwner = (body.role ?? current.role) === 'owner' && (body.status ?? current.status) === 'active';
+    if (isActiveOwner(current) && !staysActiveOwner) await assertAnotherOwner(tx, current.id as string);
+    return body;
+  },
+  beforeDelete: async (current, { tx, principal }) => {
+    if (current.role === 'owner') authorize(principal, 'owner');
+    if (isActiveOwner(current)) await assertAnotherOwner(tx, current.id as string);
+  },
+};
