@@ -38,6 +38,9 @@ export function problemFromError(error: unknown): HttpProblem | null {
       return new HttpProblem(409, 'CONFLICT', 'An object with the same unique value exists', undefined, [{ field: fieldOf(db), message: 'already in use' }]);
     case SQLSTATE.CHECK_VIOLATION:
       return new HttpProblem(422, 'CONSTRAINT_VIOLATION', 'The values break a rule of this resource');
+    case SQLSTATE.SERIALIZATION_FAILURE:
+    case SQLSTATE.DEADLOCK_DETECTED:
+      return new HttpProblem(409, 'CONCURRENT_CHANGE', 'A concurrent request changed the same data; retry');
     case SQLSTATE.QUERY_CANCELED:
       return new HttpProblem(503, 'TIMEOUT', 'The request took too long; retry later');
     default:

@@ -18,9 +18,7 @@ export function jsonBody({ limit }: { limit: number }): MiddlewareHandler<AppEnv
   });
   return async (c, next) => {
     if (c.req.method !== 'POST' && c.req.method !== 'PATCH' && c.req.method !== 'PUT') return next();
-    const length = c.req.header('content-length');
-    const hasBody = (length !== undefined && length !== '0') || c.req.header('transfer-encoding') !== undefined;
-    if (!hasBody) return next();
+    if (c.req.raw.body === null || c.req.header('content-length') === '0') return next();
     if (!JSON_TYPE.test(c.req.header('content-type') ?? '')) {
       throw new HttpProblem(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
     }

@@ -10,11 +10,14 @@ const role = z.enum(['owner', 'admin', 'member', 'viewer']);
 const status = z.enum(['invited', 'active', 'removed']);
 
 /**
- * A tenant always keeps an active owner. The owners' rows are locked first, so two requests
- * demoting the last two owners at once cannot both succeed.
+ * A tenant always keeps an active owner. Changes to owners are serialized on the tenant's
+ * row: of two requests demoting the last two owners at once, the second waits, then sees
+ * the first one's change and is refused. (Locking the owners' rows instead would deadlock:
+ * each request already holds the row it changes.)
  */
 async function assertAnotherOwner(tx: Transaction, memberId: string): Promise<void> {
-  const { rows } = await tx.query<{ id: string }>(`select id from team_members where role = 'owner' and status = 'active' for update`);
+  await tx.query('select 1 from tenants for update');
+  const { rows } = await tx.query<{ id: string }>(`select id from team_members where role = 'owner' and status = 'active'`);
   if (!rows.some((r) => r.id !== memberId)) {
     throw new HttpProblem(409, 'LAST_OWNER', 'The last owner cannot be removed or demoted; make someone else owner first');
   }
