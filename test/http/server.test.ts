@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.js';
+import { startService, type RunningService } from '../../src/service.js';
+import { mintToken } from '../../src/cli/mint-token.js';
+import { TEST_ROLES } from '../helpers/cluster.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createHarness } from '../helpers/http.js';
+
+let db: TestDatabase;
+let service: RunningService;
+const logs: string[] = [];
+const secrets = { jwtSecret: randomBytes(32).toString('base64url'), adminToken: randomBytes(32).toString('base64url') };
+let tenantId: string;
+let token: string;
+
+async function start(env: Record<string, string> = {}) {
+  const config = loadConfig({
+    ROWGUARD_DATABASE_URL: db.ownerUrl,
+    ROWGUARD_DB_APP_URL: db.appUrl,
+    ROWGUARD_SYSTEM_ROLE: TEST_ROLES.system,
+    ROWGUARD_PORT: '0',
+    ...env,
+  });
+  const sink = new Writable({ write: (chunk, _enc, done) => (logs.push(String(chunk)), done()) });
+  return startService(config, pino({ level: 'info' }, sink), secrets);
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  service = await start();
+  const created = await fetch(`${service.url}/admin/tenants`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${secrets.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'Socket Co', owner: { user_id: 'sam', email: 'sam@example.test' } }),
+  });
+  tenantId = ((await created.json()) as { id: string }).id;
+  token = await mintToken({ secret: secrets.jwtSecret, tenantId, userId: 'sam', tenantClaim: 'tid', ttl: '5m' });
+});
+afterAll(async () => {
+  await service?.close();
+  await db.close();
+});
+
+const api = (path: string, init: RequestInit = {}) =>
+  fetch(`${service.url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers } });
+
+describe('over a real socket', () => {
+  it('is ready when the database answers and its migrations are current', async () => {
+    expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${service.url}/readyz`)).status).toBe(200);
+    const owner = await db.ownerClient();
+    await owner.query("insert into rowguard.migrations (id, name, checksum) values (9999, '9999_future.sql', 'x')");
+    const stale = await fetch(`${service.url}/readyz`);
+    expect(stale.status).toBe(503);
+    expect(((await stale.json()) as { code: string }).code).toBe('NOT_READY');
+    await owner.query('delete from rowguard.migrations where id = 9999');
+    expect((await fetch(`${service.url}/readyz`)).status).toBe(200);
+  });
+
+  it('returns the caller’s request id, or makes one', async () => {
+    const given = await api('/v1/projects', { headers: { 'x-request-id': 'abc-123' } });
+    expect(given.headers.get('x-request-id')).toBe('abc-123');
+    const made = await api('/v1/projects', { headers: { 'x-request-id': 'bad id with spaces' } });
+    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('logs one JSON line per request with tenant, actor, route and status, never the token', async () => {
+    await api('/v1/projects', { headers: { 'x-request-id': 'log-me' } });
+    const line = logs.map((l) => JSON.parse(l)).find((l) => l.requestId === 'log-me' && l.msg === 'request');
+    expect(line).toMatchObject({ method: 'GET', route: '/v1/projects', status: 200, tenant: tenantId, actor: 'user:sam', ms: expect.any(Number) });
+    expect(logs.join('\n')).not.toContain(token.split('.')[2]);
+  });
+
+  it('answers 413 for an oversized body sent over the wire', async () => {
+    const reply = await api('/v1/projects', { method: 'POST', body: JSON.stringify({ name: 'x', description: 'y'.repeat(2 * 1024 * 1024) }) });
+    expect(reply.status).toBe(413);
+  });
+
+  it('finishes in-flight requests on shutdown, then stops accepting', async () => {
+    const second = await start();
+    const project = await fetch(`${second.url}/v1/projects`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'held' }),
+    }).then((r) => r.json() as Promise<{ id: string }>);
+    // Hold the project's row so the PATCH below is still running when shutdown starts.
+    const blocker = await db.ownerClient();
+    await blocker.query(`begin; set local role ${TEST_ROLES.system}; select 1 from projects where id = '${project.id}' for update`);
+    const inFlight = fetch(`${second.url}/v1/projects/${project.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'finished' }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const closing = second.close();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await blocker.query('commit');
+    expect((await inFlight).status).toBe(200);
+    await closing;
+    await expect(fetch(`${second.url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('CORS', () => {
+  it('is off unless origins are configured', async () => {
+    const off = createHarness(db);
+    const plain = await off.app.request('/healthz', { headers: { origin: 'https://app.example.test' } });
+    expect(plain.headers.get('access-control-allow-origin')).toBeNull();
+    const on = createHarness(db, { app: { corsOrigins: ['https://app.example.test'] } });
+    const allowed = await on.app.request('/healthz', { headers: { origin: 'https://app.example.test' } });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.test');
+    const other = await on.app.request('/healthz', { headers: { origin: 'https://evil.example.test' } });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
