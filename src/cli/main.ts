@@ -12,6 +12,9 @@ import { setupRoles } from '../schema/roles.js';
 import { tenantTableSql } from '../schema/tenant-table.js';
 import { startService } from '../service.js';
 import { mintToken } from './mint-token.js';
+import { createKernel, type Kernel } from '../db/kernel.js';
+import { createPool } from '../db/pool.js';
+import { demoInstructions, seedDemo } from '../demo.js';
 
 const HELP = `rowguard — PostgreSQL tenant isolation enforced by the database
 
@@ -19,6 +22,8 @@ Usage: rowguard <command> [options]
 
 Commands:
   serve                      run the HTTP service (embedded PostgreSQL unless ROWGUARD_DATABASE_URL is set)
+      --demo                   also create two demo tenants and print curl commands for them
+  demo                       create the demo tenants and print curl commands (server not running)
   migrate                    apply pending migrations and exit
   setup-roles                create/lock down the app and system roles (needs ROWGUARD_DATABASE_URL)
       --app-role NAME          app login role (default ROWGUARD_APP_ROLE, rowguard_app)
@@ -48,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
       tenant: { type: 'string' },
       user: { type: 'string' },
       ttl: { type: 'string' },
+      demo: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -61,7 +67,9 @@ async function main(argv: string[]): Promise<number> {
 
   switch (command) {
     case 'serve':
-      return serveCommand(config());
+      return serveCommand(config(), values.demo ?? false);
+    case 'demo':
+      return demoCommand(config());
     case 'migrate':
       return migrateCommand(config());
     case 'setup-roles':
@@ -81,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function serveCommand(config: Config): Promise<number> {
+async function serveCommand(config: Config, demo: boolean): Promise<number> {
   const log = createLogger(config.logLevel);
   let stopRequested = false;
   let stop = () => {
@@ -90,14 +98,48 @@ async function serveCommand(config: Config): Promise<number> {
   const onSignal = () => stop();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const service = await startService(config, log, await loadSecrets(config));
+  const secrets = await loadSecrets(config);
+  const service = await startService(config, log, secrets);
   const rls = service.target.appUrl
     ? `RLS enforced through app role "${service.target.appRole}"`
     : 'WARNING: RLS NOT ENFORCED — requests run as the owner (set ROWGUARD_DB_APP_URL)';
   console.log(`rowguard listening on ${service.url} · database: ${service.target.description} · ${rls}`);
+  if (demo) {
+    console.log(await demoText(config, service.kernel, service.url, secrets.jwtSecret));
+  } else if (service.target.embedded && (await service.kernel.asSystem((tx) => tx.query('select 1 from tenants limit 1'))).rowCount === 0) {
+    console.log(`No tenants yet: restart with "npm start -- --demo" for two demo tenants and ready-to-paste curl commands, or see the README walk-through. Admin token: ${config.dataDir}/admin-token`);
+  }
   if (!stopRequested) await new Promise<void>((resolve) => (stop = resolve));
   console.log('rowguard stopping');
   await service.close();
+  return 0;
+}
+
+async function demoText(config: Config, kernel: Kernel, url: string, jwtSecret: string | undefined): Promise<string> {
+  if (!jwtSecret) throw new RowguardError('CONFIG_INVALID', 'the demo mints HS256 tokens and needs ROWGUARD_JWT_SECRET (or development mode)');
+  const tenants = await seedDemo(kernel);
+  const { tenantClaim, issuer, audience } = config.jwt;
+  const withTokens = await Promise.all(
+    tenants.map(async (tenant) => ({ tenant, token: await mintToken({ secret: jwtSecret, tenantId: tenant.id, userId: tenant.owner, tenantClaim, ttl: '24h', issuer, audience }) })),
+  );
+  return demoInstructions(url, withTokens);
+}
+
+/** Seeds the demo tenants without serving; prints commands for a server started afterwards. */
+async function demoCommand(config: Config): Promise<number> {
+  const log = createLogger(config.logLevel);
+  const target = await connectDatabase(config, log);
+  const systemPool = createPool({ connectionString: target.ownerUrl, max: 1, applicationName: 'rowguard demo' });
+  const appPool = createPool({ connectionString: target.appUrl ?? target.ownerUrl, max: 1, applicationName: 'rowguard demo' });
+  try {
+    const kernel = createKernel({ appPool, systemPool, systemRole: config.systemRole });
+    const url = `http://${config.host}:${config.port}`;
+    console.log(await demoText(config, kernel, url, (await loadSecrets(config)).jwtSecret));
+    console.log(`Start the server with "npm start" (or npx rowguard serve) and paste the commands above.`);
+  } finally {
+    await Promise.allSettled([appPool.end(), systemPool.end()]);
+    await target.embedded?.stop();
+  }
   return 0;
 }
 

@@ -1,0 +1,58 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { jwtVerify } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoInstructions, seedDemo } from '../../src/demo.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createHarness, type Harness } from '../helpers/http.js';
+
+let db: TestDatabase;
+let h: Harness;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  h = createHarness(db);
+});
+afterAll(() => db.close());
+
+describe('demo data', () => {
+  it('creates two isolated tenants once, with sample data, and prints commands for each', async () => {
+    const first = await seedDemo(h.kernel);
+    const again = await seedDemo(h.kernel);
+    expect(again).toEqual(first);
+    expect(first.map((t) => t.name)).toEqual(['Acme (demo)', 'Globex (demo)']);
+    const [acme, globex] = await Promise.all(first.map((t) => h.mint(t.id, t.owner)));
+    const acmeProjects = await h.call('GET', '/v1/projects', { token: acme });
+    const globexProjects = await h.call('GET', '/v1/projects', { token: globex });
+    expect(acmeProjects.body.data.map((p: { name: string }) => p.name).sort()).toEqual(['Mobile app', 'Website relaunch']);
+    expect(globexProjects.body.data.map((p: { name: string }) => p.name)).toEqual(['Quarterly audit']);
+    expect((await h.call('GET', '/v1/invoices', { token: acme })).body.data[0].amount_total).toBe(250000);
+    const text = demoInstructions('http://127.0.0.1:3000', [{ tenant: first[0]!, token: acme! }]);
+    expect(text).toContain(`ALICE=${acme}`);
+    expect(text).toContain('curl -s http://127.0.0.1:3000/v1/projects -H "authorization: Bearer $ALICE"');
+  });
+});
+
+describe('rowguard token', () => {
+  it('mints an HS256 token the service accepts', async () => {
+    const secret = randomBytes(32).toString('base64url');
+    const tenant = '6f1c2a9e-0b5d-4c3e-8f7a-1d2e3f4a5b6c';
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'token', '--tenant', tenant, '--user', 'carol', '--ttl', '2h'], {
+      encoding: 'utf8',
+      env: { ...process.env, ROWGUARD_JWT_SECRET: secret },
+    });
+    expect(result.status).toBe(0);
+    const { payload, protectedHeader } = await jwtVerify(result.stdout.trim(), new TextEncoder().encode(secret));
+    expect(protectedHeader.alg).toBe('HS256');
+    expect(payload).toMatchObject({ sub: 'carol', tid: tenant });
+    expect(payload.exp! - payload.iat!).toBe(7200);
+  });
+
+  it('refuses a tenant that is not a UUID, in one line', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'token', '--tenant', 'acme', '--user', 'carol'], {
+      encoding: 'utf8',
+      env: { ...process.env, ROWGUARD_JWT_SECRET: 'x'.repeat(32) },
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe('rowguard: tenant id must be a UUID [INVALID_TENANT_ID]\n');
+  });
+});
