@@ -44,6 +44,9 @@ export function problemFromError(error: unknown): HttpProblem | null {
     case SQLSTATE.QUERY_CANCELED:
       return new HttpProblem(503, 'TIMEOUT', 'The request took too long; retry later');
     default:
+      // Class 22 is "data exception": a value the database could not take. Validation should
+      // catch these first; this keeps any that slip through a client error, not a 500.
+      if (db.code?.startsWith('22')) return new HttpProblem(400, 'INVALID_VALUE', 'A value is out of range or malformed');
       return null;
   }
 }

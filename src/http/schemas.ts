@@ -46,7 +46,11 @@ export const problemSchemas = {
 
 export const id = z.string().uuid();
 export const timestamp = z.string().datetime().openapi({ format: 'date-time' });
-export const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date (YYYY-MM-DD)').openapi({ format: 'date' });
+export const date = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date (YYYY-MM-DD)')
+  .refine((value) => !Number.isNaN(Date.parse(value)) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value), 'is not a calendar date')
+  .openapi({ format: 'date' });
 export const name = (max = 200) => z.string().trim().min(1).max(max);
 
 /** Shared list filter for updated_since. */

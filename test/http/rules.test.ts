@@ -194,3 +194,40 @@ describe('request bodies', () => {
     }
   });
 });
+
+describe('values the database would refuse', () => {
+  it('are caught as client errors, never a 500', async () => {
+    const project = await h.call('POST', '/v1/projects', { token: a.token, body: { name: 'dates' } });
+    for (const due_date of ['2027-02-30', '2027-13-01', '0000-00-00']) {
+      const reply = await h.call('POST', '/v1/tasks', { token: a.token, body: { project_id: project.body.id, title: 't', due_date } });
+      expect({ due_date, status: reply.status }).toEqual({ due_date, status: 400 });
+    }
+  });
+});
+
+describe('an unexpected failure', () => {
+  it('is a 500 problem with a request id that is also in the log', async () => {
+    const { Writable } = await import('node:stream');
+    const { pino } = await import('pino');
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) });
+    const broken = createHarness(db, {
+      app: {
+        log: pino(sink),
+        kernel: {
+          ...h.kernel,
+          withTenant: async () => {
+            throw new TypeError("Cannot read properties of undefined (reading 'secret internals')");
+          },
+        },
+      },
+    });
+    const t = await h.tenant('Boom');
+    const reply = await broken.call('GET', '/v1/projects', { token: await broken.mint(t.id, 'x') });
+    expect(reply.status).toBe(500);
+    expect(reply.body).toMatchObject({ code: 'INTERNAL', requestId: expect.any(String) });
+    expect(JSON.stringify(reply.body)).not.toContain('secret internals');
+    const logged = lines.map((l) => JSON.parse(l)).find((l) => l.requestId === reply.body.requestId && l.msg === 'unhandled error');
+    expect(logged.err.message).toContain('secret internals');
+  });
+});
