@@ -98,6 +98,15 @@ export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, d
     return rows[0];
   };
 
+  // The row to change, locked until commit, and at the version the client saw (If-Match).
+  const lockForChange = async ({ tx }: Scope, id: string, expected: number | null): Promise<Row> => {
+    const { rows } = await tx.query(`select ${columns} from ${table} where id = $1 for update`, [id]);
+    const current = rows[0];
+    if (!current) throw notFound();
+    if (expected !== null && current.version !== expected) throw new HttpProblem(412, 'VERSION_MISMATCH', 'The object changed since you read it; read it again');
+    return current;
+  };
+
   // List: newest first, cursor pagination, filters.
   const filterShape = Object.fromEntries(Object.entries(def.filters ?? {}).map(([key, f]) => [key, f.schema.optional()]));
   const listQuery = z.object({
@@ -216,10 +225,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, d
         const expected = ifMatch(c);
         const input = c.req.valid('json') as Row;
         const updated = await inTenant(c, def.write, async (scope) => {
-          const { rows: locked } = await scope.tx.query(`select ${columns} from ${table} where id = $1 for update`, [id]);
-          const current = locked[0];
-          if (!current) throw notFound();
-          if (expected !== null && current.version !== expected) throw new HttpProblem(412, 'VERSION_MISMATCH', 'The object changed since you read it; read it again');
+          const current = await lockForChange(scope, id, expected);
           const values = def.prepareUpdate ? await def.prepareUpdate(input, current, scope) : input;
           const keys = Object.keys(values);
           if (keys.length === 0) return current;
@@ -252,10 +258,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, d
         const id = pathId(c);
         const expected = ifMatch(c);
         await inTenant(c, def.write, async (scope) => {
-          const { rows } = await scope.tx.query(`select ${columns} from ${table} where id = $1 for update`, [id]);
-          const current = rows[0];
-          if (!current) throw notFound();
-          if (expected !== null && current.version !== expected) throw new HttpProblem(412, 'VERSION_MISMATCH', 'The object changed since you read it; read it again');
+          const current = await lockForChange(scope, id, expected);
           await def.beforeDelete?.(current, scope);
           await scope.tx.query(def.deleteSql ?? `delete from ${table} where id = $1`, [id]);
           const action = def.deleteSql ? 'revoked' : 'deleted';

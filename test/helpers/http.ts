@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { createApp, type AppOptions } from '../../src/http/app.js';
 import { createJwtVerifier, type JwtOptions } from '../../src/http/auth/jwt-verifier.js';
 import { mintToken } from '../../src/cli/mint-token.js';
-import type { TestDatabase } from './database.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface CallOptions {
   token?: string;
@@ -79,3 +80,14 @@ export function createHarness(db: TestDatabase, options: { jwt?: JwtOptions; app
 }
 
 export type Harness = ReturnType<typeof createHarness>;
+
+/** A database and harness of the test file's own: made before its tests, closed after. */
+export function useHarness(): { db: TestDatabase; h: Harness } {
+  const context = {} as { db: TestDatabase; h: Harness };
+  beforeAll(async () => {
+    context.db = await createTestDatabase();
+    context.h = createHarness(context.db);
+  });
+  afterAll(() => context.db?.close());
+  return context;
+}

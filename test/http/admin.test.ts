@@ -1,16 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { createHarness, type Harness } from '../helpers/http.js';
+import { describe, expect, it } from 'vitest';
+import { useHarness } from '../helpers/http.js';
 
-let db: TestDatabase;
-let h: Harness;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  h = createHarness(db);
-});
-afterAll(() => db.close());
+const context = useHarness();
 
-const admin = (method: string, path: string, body?: unknown) => h.call(method, path, { token: h.adminToken, body });
+const admin = (method: string, path: string, body?: unknown) => context.h.call(method, path, { token: context.h.adminToken, body });
 
 describe('admin API', () => {
   it('creates a tenant with its first owner, who can use the tenant API at once', async () => {
@@ -18,10 +11,10 @@ describe('admin API', () => {
     expect(reply.status).toBe(201);
     expect(reply.body).toMatchObject({ name: 'Umbrella', status: 'active', owner: { user_id: 'wesker', role: 'owner' } });
     expect(reply.headers.get('location')).toBe(`/admin/tenants/${reply.body.id}`);
-    const token = await h.mint(reply.body.id, 'wesker');
-    const members = await h.call('GET', '/v1/members', { token });
+    const token = await context.h.mint(reply.body.id, 'wesker');
+    const members = await context.h.call('GET', '/v1/members', { token });
     expect(members.body.data).toEqual([expect.objectContaining({ user_id: 'wesker', role: 'owner', status: 'active' })]);
-    const log = await h.call('GET', '/v1/audit-log', { token });
+    const log = await context.h.call('GET', '/v1/audit-log', { token });
     expect(log.body.data.map((e: { action: string; actor: string }) => [e.actor, e.action]).sort()).toEqual([
       ['admin', 'member.created'],
       ['admin', 'tenant.created'],
@@ -29,7 +22,7 @@ describe('admin API', () => {
   });
 
   it('lists, gets, suspends and reactivates tenants, each change audited', async () => {
-    const t = await h.tenant('Cyberdyne');
+    const t = await context.h.tenant('Cyberdyne');
     const list = await admin('GET', '/admin/tenants?limit=100');
     expect(list.body.data.map((x: { id: string }) => x.id)).toContain(t.id);
     expect((await admin('GET', `/admin/tenants/${t.id}`)).body.name).toBe('Cyberdyne');
@@ -38,17 +31,17 @@ describe('admin API', () => {
     expect((await admin('POST', `/admin/tenants/${t.id}/suspend`)).status).toBe(409);
     expect((await admin('GET', '/admin/tenants?status=suspended&limit=100')).body.data.map((x: { id: string }) => x.id)).toContain(t.id);
     expect((await admin('POST', `/admin/tenants/${t.id}/reactivate`)).body.status).toBe('active');
-    const log = await h.call('GET', '/v1/audit-log?entity_type=tenant', { token: t.token });
+    const log = await context.h.call('GET', '/v1/audit-log?entity_type=tenant', { token: t.token });
     expect(log.body.data.map((e: { action: string }) => e.action)).toEqual(['tenant.active', 'tenant.suspended', 'tenant.created']);
   });
 
   it('reports usage per tenant across all tenants', async () => {
-    const x = await h.tenant('Stats X');
-    const y = await h.tenant('Stats Y');
-    const project = await h.call('POST', '/v1/projects', { token: x.token, body: { name: 'p' } });
-    await h.call('POST', '/v1/projects', { token: x.token, body: { name: 'q' } });
-    await h.call('POST', '/v1/tasks', { token: x.token, body: { project_id: project.body.id, title: 't' } });
-    await h.call('POST', '/v1/invoices', { token: y.token, body: { number: '1', customer_name: 'c', currency: 'EUR', line_items: [] } });
+    const x = await context.h.tenant('Stats X');
+    const y = await context.h.tenant('Stats Y');
+    const project = await context.h.call('POST', '/v1/projects', { token: x.token, body: { name: 'p' } });
+    await context.h.call('POST', '/v1/projects', { token: x.token, body: { name: 'q' } });
+    await context.h.call('POST', '/v1/tasks', { token: x.token, body: { project_id: project.body.id, title: 't' } });
+    await context.h.call('POST', '/v1/invoices', { token: y.token, body: { number: '1', customer_name: 'c', currency: 'EUR', line_items: [] } });
     const stats = await admin('GET', '/admin/stats?limit=100');
     const row = (id: string) => stats.body.data.find((s: { tenant_id: string }) => s.tenant_id === id);
     expect(row(x.id)).toMatchObject({ name: 'Stats X', members: 1, projects: 2, tasks: 1, invoices: 0, last_activity: expect.any(String) });

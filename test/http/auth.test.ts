@@ -1,11 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { createHarness, type Harness, type TestTenant } from '../helpers/http.js';
+import { createHarness, useHarness, type TestTenant } from '../helpers/http.js';
 
-let db: TestDatabase;
-let h: Harness;
+const context = useHarness();
 let a: TestTenant;
 let b: TestTenant;
 const owner = 'alice';
@@ -15,19 +13,16 @@ const sign = (claims: Record<string, unknown>, secret: string | Uint8Array, alg 
   new SignJWT(claims).setProtectedHeader({ alg }).setIssuedAt().sign(typeof secret === 'string' ? new TextEncoder().encode(secret) : secret);
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  h = createHarness(db);
-  a = await h.tenant('Acme', owner);
-  b = await h.tenant('Globex', 'bob');
+  a = await context.h.tenant('Acme', owner);
+  b = await context.h.tenant('Globex', 'bob');
 });
-afterAll(() => db.close());
 
-const projects = (token: string) => h.call('GET', '/v1/projects', { token });
+const projects = (token: string) => context.h.call('GET', '/v1/projects', { token });
 
 describe('JWT', () => {
   it('accepts a valid token, and 401s without credentials', async () => {
     expect((await projects(a.token)).status).toBe(200);
-    const none = await h.call('GET', '/v1/projects');
+    const none = await context.h.call('GET', '/v1/projects');
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toBe('Bearer');
     expect(none.body.code).toBe('UNAUTHENTICATED');
@@ -36,11 +31,11 @@ describe('JWT', () => {
   it.each([
     ['alg none', async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: owner, tid: a.id, exp: Math.floor(Date.now() / 1000) + 600 })}.`],
     ['a token signed with another key', () => sign({ sub: owner, tid: a.id, exp: Math.floor(Date.now() / 1000) + 600 }, 'x'.repeat(40))],
-    ['an expired token', () => sign({ sub: owner, tid: a.id, exp: Math.floor(Date.now() / 1000) - 120 }, h.jwtSecret)],
-    ['a token not valid yet', () => sign({ sub: owner, tid: a.id, nbf: Math.floor(Date.now() / 1000) + 600 }, h.jwtSecret)],
-    ['a token without sub', () => sign({ tid: a.id }, h.jwtSecret)],
-    ['a token whose tid is not a UUID', () => sign({ sub: owner, tid: "' or 1=1 --" }, h.jwtSecret)],
-    ['an HS512 token (not in the allowlist)', () => sign({ sub: owner, tid: a.id }, h.jwtSecret, 'HS512')],
+    ['an expired token', () => sign({ sub: owner, tid: a.id, exp: Math.floor(Date.now() / 1000) - 120 }, context.h.jwtSecret)],
+    ['a token not valid yet', () => sign({ sub: owner, tid: a.id, nbf: Math.floor(Date.now() / 1000) + 600 }, context.h.jwtSecret)],
+    ['a token without sub', () => sign({ tid: a.id }, context.h.jwtSecret)],
+    ['a token whose tid is not a UUID', () => sign({ sub: owner, tid: "' or 1=1 --" }, context.h.jwtSecret)],
+    ['an HS512 token (not in the allowlist)', () => sign({ sub: owner, tid: a.id }, context.h.jwtSecret, 'HS512')],
     ['garbage', async () => 'not.a.jwt'],
   ])('refuses %s with 401', async (_label, make) => {
     const reply = await projects(await make());
@@ -56,15 +51,15 @@ describe('JWT', () => {
   });
 
   it("gives 403 to a valid token for a tenant the user is not a member of", async () => {
-    const reply = await projects(await h.mint(b.id, owner));
+    const reply = await projects(await context.h.mint(b.id, owner));
     expect(reply.status).toBe(403);
     expect(reply.body.code).toBe('NOT_A_MEMBER');
-    expect((await projects(await h.mint('00000000-0000-4000-8000-000000000001', owner))).status).toBe(403);
+    expect((await projects(await context.h.mint('00000000-0000-4000-8000-000000000001', owner))).status).toBe(403);
   });
 
   it('gives 403 to a removed member', async () => {
-    const m = await h.member(a, 'member');
-    await h.call('PATCH', `/v1/members/${m.id}`, { token: a.token, body: { status: 'removed' } });
+    const m = await context.h.member(a, 'member');
+    await context.h.call('PATCH', `/v1/members/${m.id}`, { token: a.token, body: { status: 'removed' } });
     expect((await projects(m.token)).body.code).toBe('NOT_A_MEMBER');
   });
 });
@@ -73,7 +68,7 @@ describe('asymmetric keys', () => {
   it.each(['RS256', 'ES256', 'EdDSA'] as const)('verifies %s from a PEM key and refuses algorithm confusion', async (alg) => {
     const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
     const pem = await exportSPKI(publicKey);
-    const rsa = createHarness(db, { jwt: { publicKeyPem: pem } });
+    const rsa = createHarness(context.db, { jwt: { publicKeyPem: pem } });
     const good = await new SignJWT({ sub: owner, tid: a.id }).setProtectedHeader({ alg }).setExpirationTime('5m').sign(privateKey);
     expect((await rsa.call('GET', '/v1/projects', { token: good })).status).toBe(200);
     // The classic confusion attack: an HS256 token "signed" with the public key as the secret.
@@ -96,7 +91,7 @@ describe('asymmetric keys', () => {
     afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
     it('accepts the right issuer and audience, refuses others', async () => {
-      const jwks = createHarness(db, { jwt: { jwksUrl: url, issuer: 'https://idp.example.test', audience: 'rowguard' } });
+      const jwks = createHarness(context.db, { jwt: { jwksUrl: url, issuer: 'https://idp.example.test', audience: 'rowguard' } });
       const token = (iss: string, aud: string) =>
         new SignJWT({ sub: owner, tid: a.id }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(iss).setAudience(aud).setExpirationTime('5m').sign(privateKey);
       expect((await jwks.call('GET', '/v1/projects', { token: await token('https://idp.example.test', 'rowguard') })).status).toBe(200);
@@ -108,7 +103,7 @@ describe('asymmetric keys', () => {
 
 describe('API keys', () => {
   const key = async (scopes: string[], extra: Record<string, unknown> = {}) => {
-    const reply = await h.call('POST', '/v1/api-keys', { token: a.token, body: { name: `k-${scopes.join('-')}`, scopes, ...extra } });
+    const reply = await context.h.call('POST', '/v1/api-keys', { token: a.token, body: { name: `k-${scopes.join('-')}`, scopes, ...extra } });
     expect(reply.status).toBe(201);
     return reply.body as { id: string; key: string; prefix: string };
   };
@@ -117,36 +112,36 @@ describe('API keys', () => {
     const created = await key(['read']);
     expect(created.key).toMatch(/^rg_[A-Za-z0-9_-]{40}$/);
     expect(created.key.startsWith(created.prefix)).toBe(true);
-    const read = await h.call('GET', `/v1/api-keys/${created.id}`, { token: a.token });
+    const read = await context.h.call('GET', `/v1/api-keys/${created.id}`, { token: a.token });
     expect(read.body).not.toHaveProperty('key');
     expect(JSON.stringify(read.body)).not.toContain(created.key.slice(10));
-    const { rows } = await h.kernel.asSystem((tx) => tx.query<{ key_hash: Buffer }>('select key_hash from api_keys where id = $1', [created.id]));
+    const { rows } = await context.h.kernel.asSystem((tx) => tx.query<{ key_hash: Buffer }>('select key_hash from api_keys where id = $1', [created.id]));
     expect(rows[0]!.key_hash).toHaveLength(32);
     expect(rows[0]!.key_hash.toString('latin1')).not.toContain(created.key);
     expect((await projects(created.key)).status).toBe(200);
-    const used = await h.call('GET', `/v1/api-keys/${created.id}`, { token: a.token });
+    const used = await context.h.call('GET', `/v1/api-keys/${created.id}`, { token: a.token });
     expect(used.body.last_used_at).not.toBeNull();
   });
 
   it('sees only its own tenant', async () => {
     const created = await key(['read']);
-    const theirs = await h.call('POST', '/v1/projects', { token: b.token, body: { name: 'Globex secret' } });
-    expect((await h.call('GET', `/v1/projects/${theirs.body.id}`, { token: created.key })).status).toBe(404);
+    const theirs = await context.h.call('POST', '/v1/projects', { token: b.token, body: { name: 'Globex secret' } });
+    expect((await context.h.call('GET', `/v1/projects/${theirs.body.id}`, { token: created.key })).status).toBe(404);
   });
 
   it('a read key cannot write; a write key can write content but not manage', async () => {
     const reader = await key(['read']);
-    const denied = await h.call('POST', '/v1/projects', { token: reader.key, body: { name: 'nope' } });
+    const denied = await context.h.call('POST', '/v1/projects', { token: reader.key, body: { name: 'nope' } });
     expect(denied.status).toBe(403);
     expect(denied.body.code).toBe('FORBIDDEN');
     const writer = await key(['read', 'write']);
-    expect((await h.call('POST', '/v1/projects', { token: writer.key, body: { name: 'by key' } })).status).toBe(201);
-    expect((await h.call('POST', '/v1/api-keys', { token: writer.key, body: { name: 'escalate', scopes: ['write'] } })).status).toBe(403);
+    expect((await context.h.call('POST', '/v1/projects', { token: writer.key, body: { name: 'by key' } })).status).toBe(201);
+    expect((await context.h.call('POST', '/v1/api-keys', { token: writer.key, body: { name: 'escalate', scopes: ['write'] } })).status).toBe(403);
   });
 
   it('stops working when revoked or expired, and malformed keys get 401', async () => {
     const revoked = await key(['read']);
-    expect((await h.call('DELETE', `/v1/api-keys/${revoked.id}`, { token: a.token })).status).toBe(204);
+    expect((await context.h.call('DELETE', `/v1/api-keys/${revoked.id}`, { token: a.token })).status).toBe(204);
     const expired = await key(['read'], { expires_at: new Date(Date.now() - 1000).toISOString() });
     for (const token of [revoked.key, expired.key, 'rg_short', `rg_${'A'.repeat(40)}`]) {
       const reply = await projects(token);
@@ -158,41 +153,41 @@ describe('API keys', () => {
 
 describe('suspended tenants', () => {
   it('get 403 for tokens and keys until reactivated', async () => {
-    const t = await h.tenant('Initech', 'peter');
-    const k = await h.call('POST', '/v1/api-keys', { token: t.token, body: { name: 'k', scopes: ['read'] } });
-    expect((await h.call('POST', `/admin/tenants/${t.id}/suspend`, { token: h.adminToken })).status).toBe(200);
+    const t = await context.h.tenant('Initech', 'peter');
+    const k = await context.h.call('POST', '/v1/api-keys', { token: t.token, body: { name: 'k', scopes: ['read'] } });
+    expect((await context.h.call('POST', `/admin/tenants/${t.id}/suspend`, { token: context.h.adminToken })).status).toBe(200);
     for (const token of [t.token, k.body.key]) {
       const reply = await projects(token);
       expect(reply.status).toBe(403);
       expect(reply.body.code).toBe('TENANT_SUSPENDED');
     }
-    expect((await h.call('POST', `/admin/tenants/${t.id}/reactivate`, { token: h.adminToken })).status).toBe(200);
+    expect((await context.h.call('POST', `/admin/tenants/${t.id}/reactivate`, { token: context.h.adminToken })).status).toBe(200);
     expect((await projects(t.token)).status).toBe(200);
   });
 });
 
 describe('roles', () => {
   it('viewer reads; member writes content; admin manages; only an owner grants ownership', async () => {
-    const viewer = await h.member(a, 'viewer');
-    const member = await h.member(a, 'member');
-    const admin = await h.member(a, 'admin');
+    const viewer = await context.h.member(a, 'viewer');
+    const member = await context.h.member(a, 'member');
+    const admin = await context.h.member(a, 'admin');
     expect((await projects(viewer.token)).status).toBe(200);
-    expect((await h.call('POST', '/v1/projects', { token: viewer.token, body: { name: 'x' } })).status).toBe(403);
-    expect((await h.call('POST', '/v1/projects', { token: member.token, body: { name: 'x' } })).status).toBe(201);
-    expect((await h.call('POST', '/v1/members', { token: member.token, body: { user_id: 'z', email: 'z@example.test', role: 'viewer' } })).status).toBe(403);
-    expect((await h.call('GET', '/v1/audit-log', { token: member.token })).status).toBe(403);
-    expect((await h.call('POST', '/v1/members', { token: admin.token, body: { user_id: 'y', email: 'y@example.test', role: 'viewer' } })).status).toBe(201);
-    expect((await h.call('PATCH', `/v1/members/${member.id}`, { token: admin.token, body: { role: 'owner' } })).status).toBe(403);
-    expect((await h.call('PATCH', `/v1/members/${member.id}`, { token: a.token, body: { role: 'owner' } })).status).toBe(200);
+    expect((await context.h.call('POST', '/v1/projects', { token: viewer.token, body: { name: 'x' } })).status).toBe(403);
+    expect((await context.h.call('POST', '/v1/projects', { token: member.token, body: { name: 'x' } })).status).toBe(201);
+    expect((await context.h.call('POST', '/v1/members', { token: member.token, body: { user_id: 'z', email: 'z@example.test', role: 'viewer' } })).status).toBe(403);
+    expect((await context.h.call('GET', '/v1/audit-log', { token: member.token })).status).toBe(403);
+    expect((await context.h.call('POST', '/v1/members', { token: admin.token, body: { user_id: 'y', email: 'y@example.test', role: 'viewer' } })).status).toBe(201);
+    expect((await context.h.call('PATCH', `/v1/members/${member.id}`, { token: admin.token, body: { role: 'owner' } })).status).toBe(403);
+    expect((await context.h.call('PATCH', `/v1/members/${member.id}`, { token: a.token, body: { role: 'owner' } })).status).toBe(200);
   });
 });
 
 describe('admin credential', () => {
   it('is separate: tenant tokens and keys cannot use the admin API, the admin token cannot use the tenant API', async () => {
-    expect((await h.call('GET', '/admin/tenants', { token: a.token })).status).toBe(401);
-    expect((await h.call('GET', '/admin/tenants', { token: 'x'.repeat(43) })).status).toBe(401);
-    expect((await h.call('GET', '/v1/projects', { token: h.adminToken })).status).toBe(401);
-    const off = createHarness(db, { app: { adminToken: undefined } });
-    expect((await off.call('GET', '/admin/tenants', { token: h.adminToken })).status).toBe(401);
+    expect((await context.h.call('GET', '/admin/tenants', { token: a.token })).status).toBe(401);
+    expect((await context.h.call('GET', '/admin/tenants', { token: 'x'.repeat(43) })).status).toBe(401);
+    expect((await context.h.call('GET', '/v1/projects', { token: context.h.adminToken })).status).toBe(401);
+    const off = createHarness(context.db, { app: { adminToken: undefined } });
+    expect((await off.call('GET', '/admin/tenants', { token: context.h.adminToken })).status).toBe(401);
   });
 });

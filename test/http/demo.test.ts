@@ -1,31 +1,24 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { demoInstructions, seedDemo } from '../../src/demo.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { createHarness, type Harness } from '../helpers/http.js';
+import { useHarness } from '../helpers/http.js';
 
-let db: TestDatabase;
-let h: Harness;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  h = createHarness(db);
-});
-afterAll(() => db.close());
+const context = useHarness();
 
 describe('demo data', () => {
   it('creates two isolated tenants once, with sample data, and prints commands for each', async () => {
-    const first = await seedDemo(h.kernel);
-    const again = await seedDemo(h.kernel);
+    const first = await seedDemo(context.h.kernel);
+    const again = await seedDemo(context.h.kernel);
     expect(again).toEqual(first);
     expect(first.map((t) => t.name)).toEqual(['Acme (demo)', 'Globex (demo)']);
-    const [acme, globex] = await Promise.all(first.map((t) => h.mint(t.id, t.owner)));
-    const acmeProjects = await h.call('GET', '/v1/projects', { token: acme });
-    const globexProjects = await h.call('GET', '/v1/projects', { token: globex });
+    const [acme, globex] = await Promise.all(first.map((t) => context.h.mint(t.id, t.owner)));
+    const acmeProjects = await context.h.call('GET', '/v1/projects', { token: acme });
+    const globexProjects = await context.h.call('GET', '/v1/projects', { token: globex });
     expect(acmeProjects.body.data.map((p: { name: string }) => p.name).sort()).toEqual(['Mobile app', 'Website relaunch']);
     expect(globexProjects.body.data.map((p: { name: string }) => p.name)).toEqual(['Quarterly audit']);
-    expect((await h.call('GET', '/v1/invoices', { token: acme })).body.data[0].amount_total).toBe(250000);
+    expect((await context.h.call('GET', '/v1/invoices', { token: acme })).body.data[0].amount_total).toBe(250000);
     const text = demoInstructions('http://127.0.0.1:3000', [{ tenant: first[0]!, token: acme! }]);
     expect(text).toContain(`ALICE=${acme}`);
     expect(text).toContain('curl -s http://127.0.0.1:3000/v1/projects -H "authorization: Bearer $ALICE"');

@@ -1,58 +1,53 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { createHarness, type Harness, type TestTenant } from '../helpers/http.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, useHarness, type TestTenant } from '../helpers/http.js';
 
-let db: TestDatabase;
-let h: Harness;
+const context = useHarness();
 let a: TestTenant;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  h = createHarness(db);
-  a = await h.tenant('Acme', 'alice');
+  a = await context.h.tenant('Acme', 'alice');
 });
-afterAll(() => db.close());
 
 describe('members', () => {
   it('the last owner can be neither removed nor demoted', async () => {
-    const t = await h.tenant('Solo', 'solo');
+    const t = await context.h.tenant('Solo', 'solo');
     for (const [method, body] of [['PATCH', { role: 'admin' }], ['PATCH', { status: 'removed' }], ['DELETE', undefined]] as const) {
-      const reply = await h.call(method, `/v1/members/${t.ownerId}`, { token: t.token, body });
+      const reply = await context.h.call(method, `/v1/members/${t.ownerId}`, { token: t.token, body });
       expect(reply.status).toBe(409);
       expect(reply.body.code).toBe('LAST_OWNER');
     }
-    const second = await h.member(t, 'owner');
-    expect((await h.call('PATCH', `/v1/members/${t.ownerId}`, { token: second.token, body: { role: 'admin' } })).status).toBe(200);
-    expect((await h.call('DELETE', `/v1/members/${second.id}`, { token: second.token })).status).toBe(409);
+    const second = await context.h.member(t, 'owner');
+    expect((await context.h.call('PATCH', `/v1/members/${t.ownerId}`, { token: second.token, body: { role: 'admin' } })).status).toBe(200);
+    expect((await context.h.call('DELETE', `/v1/members/${second.id}`, { token: second.token })).status).toBe(409);
   });
 
   it('keeps an owner when two owners demote each other at once', async () => {
-    const t = await h.tenant('Race', 'r1');
-    const other = await h.member(t, 'owner', 'r2');
+    const t = await context.h.tenant('Race', 'r1');
+    const other = await context.h.member(t, 'owner', 'r2');
     const results = await Promise.all([
-      h.call('PATCH', `/v1/members/${t.ownerId}`, { token: t.token, body: { role: 'admin' } }),
-      h.call('PATCH', `/v1/members/${other.id}`, { token: other.token, body: { role: 'admin' } }),
+      context.h.call('PATCH', `/v1/members/${t.ownerId}`, { token: t.token, body: { role: 'admin' } }),
+      context.h.call('PATCH', `/v1/members/${other.id}`, { token: other.token, body: { role: 'admin' } }),
     ]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
     expect(results.map((r) => r.body.code).filter(Boolean)).toEqual(['LAST_OWNER']);
-    const owners = await h.kernel.asSystem((tx) => tx.query("select count(*)::int as n from team_members where tenant_id = $1 and role = 'owner' and status = 'active'", [t.id]));
+    const owners = await context.h.kernel.asSystem((tx) => tx.query("select count(*)::int as n from team_members where tenant_id = $1 and role = 'owner' and status = 'active'", [t.id]));
     expect(owners.rows[0]!.n).toBe(1);
   });
 
   it('refuses a duplicate user or email in the same tenant with 409, but not across tenants', async () => {
     const body = { user_id: 'dup', email: 'dup@example.test', role: 'member' };
-    expect((await h.call('POST', '/v1/members', { token: a.token, body })).status).toBe(201);
-    const again = await h.call('POST', '/v1/members', { token: a.token, body });
+    expect((await context.h.call('POST', '/v1/members', { token: a.token, body })).status).toBe(201);
+    const again = await context.h.call('POST', '/v1/members', { token: a.token, body });
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('CONFLICT');
-    const other = await h.tenant('Other');
-    expect((await h.call('POST', '/v1/members', { token: other.token, body })).status).toBe(201);
+    const other = await context.h.tenant('Other');
+    expect((await context.h.call('POST', '/v1/members', { token: other.token, body })).status).toBe(201);
   });
 });
 
 describe('invoices', () => {
   const create = (token = a.token) =>
-    h.call('POST', '/v1/invoices', {
+    context.h.call('POST', '/v1/invoices', {
       token,
       body: {
         number: `INV-${Math.random().toString(36).slice(2)}`,
@@ -75,30 +70,30 @@ describe('invoices', () => {
 
   it('moves draft → sent → paid, stamps the times, and freezes the content once sent', async () => {
     const { body: invoice } = await create();
-    const sent = await h.call('PATCH', `/v1/invoices/${invoice.id}`, { token: a.token, body: { status: 'sent' } });
+    const sent = await context.h.call('PATCH', `/v1/invoices/${invoice.id}`, { token: a.token, body: { status: 'sent' } });
     expect(sent.status).toBe(200);
     expect(sent.body.sent_at).not.toBeNull();
-    const edit = await h.call('PATCH', `/v1/invoices/${invoice.id}`, { token: a.token, body: { customer_name: 'Changed' } });
+    const edit = await context.h.call('PATCH', `/v1/invoices/${invoice.id}`, { token: a.token, body: { customer_name: 'Changed' } });
     expect(edit.status).toBe(409);
     expect(edit.body.code).toBe('INVOICE_NOT_EDITABLE');
-    const paid = await h.call('PATCH', `/v1/invoices/${invoice.id}`, { token: a.token, body: { status: 'paid' } });
+    const paid = await context.h.call('PATCH', `/v1/invoices/${invoice.id}`, { token: a.token, body: { status: 'paid' } });
     expect(paid.body.paid_at).not.toBeNull();
     for (const to of ['draft', 'sent', 'void']) {
-      const reply = await h.call('PATCH', `/v1/invoices/${invoice.id}`, { token: a.token, body: { status: to } });
+      const reply = await context.h.call('PATCH', `/v1/invoices/${invoice.id}`, { token: a.token, body: { status: to } });
       expect(reply.status).toBe(409);
       expect(reply.body.code).toBe('INVALID_TRANSITION');
     }
-    expect((await h.call('DELETE', `/v1/invoices/${invoice.id}`, { token: a.token })).status).toBe(409);
+    expect((await context.h.call('DELETE', `/v1/invoices/${invoice.id}`, { token: a.token })).status).toBe(409);
   });
 
   it('recomputes the total when a draft’s lines change', async () => {
     const { body: invoice } = await create();
-    const reply = await h.call('PATCH', `/v1/invoices/${invoice.id}`, { token: a.token, body: { line_items: [{ description: 'One', quantity: 1, unit_amount: 5 }] } });
+    const reply = await context.h.call('PATCH', `/v1/invoices/${invoice.id}`, { token: a.token, body: { line_items: [{ description: 'One', quantity: 1, unit_amount: 5 }] } });
     expect(reply.body.amount_total).toBe(5);
   });
 
   it('refuses fractional or negative amounts', async () => {
-    const reply = await h.call('POST', '/v1/invoices', {
+    const reply = await context.h.call('POST', '/v1/invoices', {
       token: a.token,
       body: { number: 'BAD', customer_name: 'x', currency: 'EUR', line_items: [{ description: 'x', quantity: 1, unit_amount: 10.5 }, { description: 'y', quantity: -1, unit_amount: 1 }] },
     });
@@ -109,29 +104,29 @@ describe('invoices', () => {
 
 describe('webhooks', () => {
   it('returns the signing secret once, at creation', async () => {
-    const created = await h.call('POST', '/v1/webhooks', { token: a.token, body: { url: 'https://example.test/hook', event_types: ['*'] } });
+    const created = await context.h.call('POST', '/v1/webhooks', { token: a.token, body: { url: 'https://example.test/hook', event_types: ['*'] } });
     expect(created.body.secret).toMatch(/^whsec_/);
-    const read = await h.call('GET', `/v1/webhooks/${created.body.id}`, { token: a.token });
+    const read = await context.h.call('GET', `/v1/webhooks/${created.body.id}`, { token: a.token });
     expect(read.body).not.toHaveProperty('secret');
   });
 });
 
 describe('lists', () => {
   it('pages through every row exactly once, newest first, with filters', async () => {
-    const t = await h.tenant('Pages');
+    const t = await context.h.tenant('Pages');
     const ids: string[] = [];
-    for (let i = 0; i < 25; i++) ids.push((await h.call('POST', '/v1/projects', { token: t.token, body: { name: `p${i}`, status: i % 2 ? 'archived' : 'active' } })).body.id);
+    for (let i = 0; i < 25; i++) ids.push((await context.h.call('POST', '/v1/projects', { token: t.token, body: { name: `p${i}`, status: i % 2 ? 'archived' : 'active' } })).body.id);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const reply: { body: { data: { id: string }[]; next_cursor: string | null } } = await h.call('GET', `/v1/projects?limit=7${cursor ? `&cursor=${cursor}` : ''}`, { token: t.token });
+      const reply: { body: { data: { id: string }[]; next_cursor: string | null } } = await context.h.call('GET', `/v1/projects?limit=7${cursor ? `&cursor=${cursor}` : ''}`, { token: t.token });
       seen.push(...reply.body.data.map((r) => r.id));
       cursor = reply.body.next_cursor;
     } while (cursor);
     expect(seen).toEqual([...ids].reverse());
-    const archived = await h.call('GET', '/v1/projects?status=archived&limit=100', { token: t.token });
+    const archived = await context.h.call('GET', '/v1/projects?status=archived&limit=100', { token: t.token });
     expect(archived.body.data).toHaveLength(12);
-    const since = await h.call('GET', `/v1/projects?updated_since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`, { token: t.token });
+    const since = await context.h.call('GET', `/v1/projects?updated_since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`, { token: t.token });
     expect(since.body.data).toEqual([]);
   });
 
@@ -142,7 +137,7 @@ describe('lists', () => {
     ['status=deleted', 'query.status'],
     ['cursor=not-a-cursor', 'query.cursor'],
   ])('refuses %s with 400', async (query, field) => {
-    const reply = await h.call('GET', `/v1/projects?${query}`, { token: a.token });
+    const reply = await context.h.call('GET', `/v1/projects?${query}`, { token: a.token });
     expect(reply.status).toBe(400);
     expect(reply.body.errors.map((e: { field: string }) => e.field)).toContain(field);
   });
@@ -150,42 +145,42 @@ describe('lists', () => {
 
 describe('the audit log', () => {
   it('records every write with actor, action, entity, changes and request id', async () => {
-    const created = await h.call('POST', '/v1/projects', { token: a.token, body: { name: 'Audited' }, headers: { 'x-request-id': 'req-audit-1' } });
-    await h.call('PATCH', `/v1/projects/${created.body.id}`, { token: a.token, body: { name: 'Audited 2' } });
-    await h.call('DELETE', `/v1/projects/${created.body.id}`, { token: a.token });
-    const log = await h.call('GET', `/v1/audit-log?entity_id=${created.body.id}`, { token: a.token });
+    const created = await context.h.call('POST', '/v1/projects', { token: a.token, body: { name: 'Audited' }, headers: { 'x-request-id': 'req-audit-1' } });
+    await context.h.call('PATCH', `/v1/projects/${created.body.id}`, { token: a.token, body: { name: 'Audited 2' } });
+    await context.h.call('DELETE', `/v1/projects/${created.body.id}`, { token: a.token });
+    const log = await context.h.call('GET', `/v1/audit-log?entity_id=${created.body.id}`, { token: a.token });
     expect(log.body.data.map((e: { action: string }) => e.action)).toEqual(['project.deleted', 'project.updated', 'project.created']);
     expect(log.body.data[1].changes).toEqual({ name: { from: 'Audited', to: 'Audited 2' }, updated_at: expect.any(Object) });
     expect(log.body.data[2]).toMatchObject({ actor: 'user:alice', entity_type: 'project', request_id: 'req-audit-1' });
   });
 
   it('has no entry for a write that failed, and cannot be changed through the API', async () => {
-    const before = (await h.call('GET', '/v1/audit-log?limit=100', { token: a.token })).body.data.length;
-    await h.call('POST', '/v1/tasks', { token: a.token, body: { project_id: '00000000-0000-4000-8000-000000000000', title: 'orphan' } });
-    expect((await h.call('GET', '/v1/audit-log?limit=100', { token: a.token })).body.data.length).toBe(before);
-    const entry = (await h.call('GET', '/v1/audit-log', { token: a.token })).body.data[0];
-    expect((await h.call('PATCH', `/v1/audit-log/${entry.id}`, { token: a.token, body: { action: 'x' } })).status).toBe(404);
-    expect((await h.call('DELETE', `/v1/audit-log/${entry.id}`, { token: a.token })).status).toBe(404);
+    const before = (await context.h.call('GET', '/v1/audit-log?limit=100', { token: a.token })).body.data.length;
+    await context.h.call('POST', '/v1/tasks', { token: a.token, body: { project_id: '00000000-0000-4000-8000-000000000000', title: 'orphan' } });
+    expect((await context.h.call('GET', '/v1/audit-log?limit=100', { token: a.token })).body.data.length).toBe(before);
+    const entry = (await context.h.call('GET', '/v1/audit-log', { token: a.token })).body.data[0];
+    expect((await context.h.call('PATCH', `/v1/audit-log/${entry.id}`, { token: a.token, body: { action: 'x' } })).status).toBe(404);
+    expect((await context.h.call('DELETE', `/v1/audit-log/${entry.id}`, { token: a.token })).status).toBe(404);
   });
 });
 
 describe('request bodies', () => {
   it('400 for malformed JSON, 415 for another content type, 413 over the limit', async () => {
-    const malformed = await h.call('POST', '/v1/projects', { token: a.token, raw: '{"name": "x",' });
+    const malformed = await context.h.call('POST', '/v1/projects', { token: a.token, raw: '{"name": "x",' });
     expect([malformed.status, malformed.body.code]).toEqual([400, 'MALFORMED_JSON']);
-    const text = await h.call('POST', '/v1/projects', { token: a.token, raw: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const text = await context.h.call('POST', '/v1/projects', { token: a.token, raw: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect([text.status, text.body.code]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
-    const huge = await h.call('POST', '/v1/projects', { token: a.token, body: { name: 'x', description: 'y'.repeat(70 * 1024) } });
+    const huge = await context.h.call('POST', '/v1/projects', { token: a.token, body: { name: 'x', description: 'y'.repeat(70 * 1024) } });
     expect([huge.status, huge.body.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
-    const empty = await h.call('POST', '/v1/projects', { token: a.token });
+    const empty = await context.h.call('POST', '/v1/projects', { token: a.token });
     expect(empty.status).toBe(400);
   });
 
   it('never shows a stack trace or SQL, and gives every problem a request id', async () => {
     const replies = await Promise.all([
-      h.call('POST', '/v1/projects', { token: a.token, raw: '{"name": "\u0000"}' }),
-      h.call('GET', "/v1/projects/1' or '1'='1", { token: a.token }),
-      h.call('POST', '/v1/tasks', { token: a.token, body: { project_id: '00000000-0000-4000-8000-000000000000', title: "'; drop table tasks; --" } }),
+      context.h.call('POST', '/v1/projects', { token: a.token, raw: '{"name": "\u0000"}' }),
+      context.h.call('GET', "/v1/projects/1' or '1'='1", { token: a.token }),
+      context.h.call('POST', '/v1/tasks', { token: a.token, body: { project_id: '00000000-0000-4000-8000-000000000000', title: "'; drop table tasks; --" } }),
     ]);
     for (const reply of replies) {
       expect(reply.status).toBeLessThan(500);
@@ -197,9 +192,9 @@ describe('request bodies', () => {
 
 describe('values the database would refuse', () => {
   it('are caught as client errors, never a 500', async () => {
-    const project = await h.call('POST', '/v1/projects', { token: a.token, body: { name: 'dates' } });
+    const project = await context.h.call('POST', '/v1/projects', { token: a.token, body: { name: 'dates' } });
     for (const due_date of ['2027-02-30', '2027-13-01', '0000-00-00']) {
-      const reply = await h.call('POST', '/v1/tasks', { token: a.token, body: { project_id: project.body.id, title: 't', due_date } });
+      const reply = await context.h.call('POST', '/v1/tasks', { token: a.token, body: { project_id: project.body.id, title: 't', due_date } });
       expect({ due_date, status: reply.status }).toEqual({ due_date, status: 400 });
     }
   });
@@ -211,18 +206,18 @@ describe('an unexpected failure', () => {
     const { pino } = await import('pino');
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) });
-    const broken = createHarness(db, {
+    const broken = createHarness(context.db, {
       app: {
         log: pino(sink),
         kernel: {
-          ...h.kernel,
+          ...context.h.kernel,
           withTenant: async () => {
             throw new TypeError("Cannot read properties of undefined (reading 'secret internals')");
           },
         },
       },
     });
-    const t = await h.tenant('Boom');
+    const t = await context.h.tenant('Boom');
     const reply = await broken.call('GET', '/v1/projects', { token: await broken.mint(t.id, 'x') });
     expect(reply.status).toBe(500);
     expect(reply.body).toMatchObject({ code: 'INTERNAL', requestId: expect.any(String) });
