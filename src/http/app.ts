@@ -1,4 +1,4 @@
-import { OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import { cors } from 'hono/cors';
 import type { Logger } from 'pino';
@@ -12,6 +12,7 @@ import { jsonBody } from './middleware/json-body.js';
 import { requestContext } from './middleware/request-context.js';
 import { HttpProblem, problemResponse } from './problem.js';
 import { registerResource } from './resource.js';
+import { Problem } from './schemas.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { apiKeys } from './routes/api-keys.js';
 import { auditLog } from './routes/audit-log.js';
@@ -55,14 +56,25 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
   app.use('/admin/*', authenticateAdmin(adminToken));
   app.use('*', jsonBody({ limit: bodyLimit }));
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', async (c) => {
+  const health = (path: string, summary: string, status: string) =>
+    createRoute({
+      method: 'get',
+      path,
+      tags: ['Health'],
+      summary,
+      responses: {
+        200: { description: status, content: { 'application/json': { schema: z.object({ status: z.literal(status) }) } } },
+        ...(path === '/readyz' ? { 503: { description: 'Not ready', content: { 'application/problem+json': { schema: Problem } } } } : {}),
+      },
+    });
+  app.openapi(health('/healthz', 'The process is up', 'ok'), (c) => c.json({ status: 'ok' as const }, 200));
+  app.openapi(health('/readyz', 'The database answers and its migrations are current', 'ready'), async (c) => {
     try {
       await ready();
-      return c.json({ status: 'ready' });
+      return c.json({ status: 'ready' as const }, 200);
     } catch (error) {
       c.get('log').warn({ err: error }, 'not ready');
-      return problemResponse(c, new HttpProblem(503, 'NOT_READY', 'The database is not reachable or its migrations are not current'));
+      return problemResponse(c, new HttpProblem(503, 'NOT_READY', 'The database is not reachable or its migrations are not current')) as never;
     }
   });
 
