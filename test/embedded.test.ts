@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
 
 // What `npm start` does on a fresh machine: rowguard serve with no database URL.
 let dataDir: string;
@@ -80,6 +81,12 @@ describe('rowguard serve on embedded PostgreSQL', () => {
     expect((await app.query('select rolsuper, rolbypassrls from pg_roles where rolname = current_user')).rows[0]).toEqual({ rolsuper: false, rolbypassrls: false });
     expect((await app.query('select count(*)::int as n from projects')).rows[0].n).toBe(0);
     await app.end();
+
+    // Another rowguard process on the same data folder uses the running cluster, and leaves it running.
+    const attached = await startEmbeddedPostgres({ dataDir });
+    expect(attached.port).toBe(first.pgPort);
+    await attached.stop();
+    expect((await fetch(`${first.url}/readyz`)).status).toBe(200);
 
     const { code, stdout } = await first.stop();
     expect(code).toBe(0);

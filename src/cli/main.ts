@@ -15,6 +15,8 @@ import { mintToken } from './mint-token.js';
 import { createKernel, type Kernel } from '../db/kernel.js';
 import { createPool } from '../db/pool.js';
 import { demoInstructions, seedDemo } from '../demo.js';
+import { parseTenantId } from '../db/tenant-id.js';
+import { ensureMember, type MemberRole } from './ensure-member.js';
 
 const HELP = `rowguard — PostgreSQL tenant isolation enforced by the database
 
@@ -23,13 +25,14 @@ Usage: rowguard <command> [options]
 Commands:
   serve                      run the HTTP service (embedded PostgreSQL unless ROWGUARD_DATABASE_URL is set)
       --demo                   also create two demo tenants and print curl commands for them
-  demo                       create the demo tenants and print curl commands (server not running)
+  demo                       create the demo tenants and print curl commands
   migrate                    apply pending migrations and exit
   setup-roles                create/lock down the app and system roles (needs ROWGUARD_DATABASE_URL)
       --app-role NAME          app login role (default ROWGUARD_APP_ROLE, rowguard_app)
       --password-file PATH     set a new generated app password and write it there (mode 0600)
   token --tenant ID --user ID  print a development JWT (HS256, ROWGUARD_JWT_SECRET or the generated one)
       --ttl 1h                 lifetime (30m, 1h, 7d)
+      --role ROLE              also make the user an active owner/admin/member/viewer of the tenant
   tenant-table TABLE         print the SQL that makes TABLE a tenant table
       --tenant-column NAME     (default tenant_id)
       --app-role NAME --system-role NAME   role names (default: psql variables)
@@ -53,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
       tenant: { type: 'string' },
       user: { type: 'string' },
       ttl: { type: 'string' },
+      role: { type: 'string' },
       demo: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -75,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
     case 'setup-roles':
       return setupRolesCommand(config(), values['app-role'], values['password-file']);
     case 'token':
-      return tokenCommand(config(), values.tenant, values.user, values.ttl ?? '1h');
+      return tokenCommand(config(), values.tenant, values.user, values.ttl ?? '1h', values.role);
     case 'tenant-table': {
       const table = rest[0];
       if (!table) throw new RowguardError('CONFIG_INVALID', 'tenant-table needs a table name');
@@ -125,31 +129,42 @@ async function demoText(config: Config, kernel: Kernel, url: string, jwtSecret: 
   return demoInstructions(url, withTokens);
 }
 
-/** Seeds the demo tenants without serving; prints commands for a server started afterwards. */
+/** Seeds the demo tenants and prints commands for the server at the configured address. */
 async function demoCommand(config: Config): Promise<number> {
-  const log = createLogger(config.logLevel);
-  const target = await connectDatabase(config, log);
-  const systemPool = createPool({ connectionString: target.ownerUrl, max: 1, applicationName: 'rowguard demo' });
-  const appPool = createPool({ connectionString: target.appUrl ?? target.ownerUrl, max: 1, applicationName: 'rowguard demo' });
+  const { jwtSecret } = await loadSecrets(config);
+  const text = await withKernel(config, (kernel) => demoText(config, kernel, `http://${config.host}:${config.port}`, jwtSecret));
+  console.log(text);
+  return 0;
+}
+
+async function tokenCommand(config: Config, tenant: string | undefined, user: string | undefined, ttl: string, role: string | undefined): Promise<number> {
+  if (!tenant || !user) throw new RowguardError('CONFIG_INVALID', 'token needs --tenant <uuid> and --user <id>');
+  if (role !== undefined && !ROLES.includes(role as MemberRole)) throw new RowguardError('CONFIG_INVALID', `--role must be one of ${ROLES.join(', ')}`);
+  const { jwtSecret } = await loadSecrets(config);
+  if (!jwtSecret) throw new RowguardError('CONFIG_INVALID', 'token signs with ROWGUARD_JWT_SECRET (HS256); none is configured');
+  const { tenantClaim, issuer, audience } = config.jwt;
+  const token = await mintToken({ secret: jwtSecret, tenantId: tenant, userId: user, tenantClaim, ttl, issuer, audience });
+  if (role) {
+    await withKernel(config, (kernel) => ensureMember(kernel, parseTenantId(tenant), user, role as MemberRole));
+    console.error(`rowguard: ${user} is an active ${role} of tenant ${tenant}`);
+  }
+  console.log(token);
+  return 0;
+}
+
+const ROLES: MemberRole[] = ['owner', 'admin', 'member', 'viewer'];
+
+/** A kernel over the configured or embedded database, for commands that do not serve. */
+async function withKernel<T>(config: Config, fn: (kernel: Kernel) => Promise<T>): Promise<T> {
+  const target = await connectDatabase(config, createLogger(config.logLevel));
+  const systemPool = createPool({ connectionString: target.ownerUrl, max: 1, applicationName: 'rowguard cli' });
+  const appPool = createPool({ connectionString: target.appUrl ?? target.ownerUrl, max: 1, applicationName: 'rowguard cli' });
   try {
-    const kernel = createKernel({ appPool, systemPool, systemRole: config.systemRole });
-    const url = `http://${config.host}:${config.port}`;
-    console.log(await demoText(config, kernel, url, (await loadSecrets(config)).jwtSecret));
-    console.log(`Start the server with "npm start" (or npx rowguard serve) and paste the commands above.`);
+    return await fn(createKernel({ appPool, systemPool, systemRole: config.systemRole }));
   } finally {
     await Promise.allSettled([appPool.end(), systemPool.end()]);
     await target.embedded?.stop();
   }
-  return 0;
-}
-
-async function tokenCommand(config: Config, tenant: string | undefined, user: string | undefined, ttl: string): Promise<number> {
-  if (!tenant || !user) throw new RowguardError('CONFIG_INVALID', 'token needs --tenant <uuid> and --user <id>');
-  const { jwtSecret } = await loadSecrets(config);
-  if (!jwtSecret) throw new RowguardError('CONFIG_INVALID', 'token signs with ROWGUARD_JWT_SECRET (HS256); none is configured');
-  const { tenantClaim, issuer, audience } = config.jwt;
-  console.log(await mintToken({ secret: jwtSecret, tenantId: tenant, userId: user, tenantClaim, ttl, issuer, audience }));
-  return 0;
 }
 
 async function migrateCommand(config: Config): Promise<number> {

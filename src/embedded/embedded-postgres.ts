@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import pg from 'pg';
 import { RowguardError } from '../errors.js';
 import { bootstrapDatabase } from '../schema/bootstrap.js';
 import { freePort } from './free-port.js';
@@ -47,6 +48,10 @@ export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app',
   if (process.getuid?.() === 0) await chmod(dataDir, 0o711);
   const pgdata = join(dataDir, 'pgdata');
   const credentials = await loadOrCreateCredentials(join(dataDir, 'credentials.json'));
+  // Another rowguard process (a running `serve`) may already run this cluster: use it, and
+  // leave stopping it to that process.
+  const running = await runningPort(pgdata, credentials.superuser);
+  if (running) return connect(running, credentials, { appRole, systemRole, version: await readVersion(pgdata), stop: async () => {} });
   const port = await freePort();
   const server = new EmbeddedPostgres({
     databaseDir: pgdata,
@@ -68,7 +73,18 @@ export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app',
     const reason = error instanceof Error ? error.message : 'PostgreSQL exited during start-up (see its log above)';
     throw new RowguardError('EMBEDDED_POSTGRES_FAILED', `embedded PostgreSQL in ${pgdata} did not start: ${reason.split('\n')[0]}`, { cause: error });
   }
-  const version = (await readFile(join(pgdata, 'PG_VERSION'), 'utf8')).trim();
+  return connect(port, credentials, { appRole, systemRole, version: await readVersion(pgdata), stop: () => server.stop() }).catch(async (error: unknown) => {
+    await server.stop();
+    throw error;
+  });
+}
+
+/** The roles and database on a started cluster (idempotent), and the URLs to reach them. */
+async function connect(
+  port: number,
+  credentials: Credentials,
+  { appRole, systemRole, version, stop }: { appRole: string; systemRole: string; version: string; stop: () => Promise<void> },
+): Promise<EmbeddedDatabase> {
   const superuserUrl = `postgres://postgres:${encodeURIComponent(credentials.superuser)}@127.0.0.1:${port}/postgres`;
   const { ownerUrl, appUrl } = await bootstrapDatabase({
     superuserUrl,
@@ -78,11 +94,33 @@ export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app',
     appRole,
     appPassword: credentials.app,
     systemRole,
-  }).catch(async (error: unknown) => {
-    await server.stop();
-    throw error;
   });
-  return { superuserUrl, ownerUrl, appUrl, port, version, stop: () => server.stop() };
+  return { superuserUrl, ownerUrl, appUrl, port, version, stop };
+}
+
+async function readVersion(pgdata: string): Promise<string> {
+  return (await readFile(join(pgdata, 'PG_VERSION'), 'utf8')).trim();
+}
+
+/** The port of a server already running on `pgdata` that accepts our superuser, if any. */
+async function runningPort(pgdata: string, superuserPassword: string): Promise<number | null> {
+  let port: number;
+  try {
+    // postmaster.pid: pid, data directory, start time, port, … (one per line)
+    port = Number((await readFile(join(pgdata, 'postmaster.pid'), 'utf8')).split('\n')[3]);
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(port) || port <= 0) return null;
+  const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: superuserPassword, database: 'postgres', connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    return port;
+  } catch {
+    return null; // a stale pid file: PostgreSQL will clean it up when it starts
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 async function loadOrCreateCredentials(file: string): Promise<Credentials> {

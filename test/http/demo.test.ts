@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { ensureMember } from '../../src/cli/ensure-member.js';
 import { demoInstructions, seedDemo } from '../../src/demo.js';
 import { useHarness } from '../helpers/http.js';
 
@@ -22,6 +23,21 @@ describe('demo data', () => {
     const text = demoInstructions('http://127.0.0.1:3000', [{ tenant: first[0]!, token: acme! }]);
     expect(text).toContain(`ALICE=${acme}`);
     expect(text).toContain('curl -s http://127.0.0.1:3000/v1/projects -H "authorization: Bearer $ALICE"');
+  });
+});
+
+describe('rowguard token --role', () => {
+  it('makes the user an active member with that role, audited, and never demotes the last owner', async () => {
+    const t = await context.h.tenant('Roles', 'olive');
+    await ensureMember(context.h.kernel, t.id, 'carol', 'admin');
+    const carol = await context.h.mint(t.id, 'carol');
+    expect((await context.h.call('POST', '/v1/members', { token: carol, body: { user_id: 'dan', email: 'dan@example.test', role: 'viewer' } })).status).toBe(201);
+    await ensureMember(context.h.kernel, t.id, 'carol', 'viewer');
+    expect((await context.h.call('POST', '/v1/projects', { token: carol, body: { name: 'x' } })).status).toBe(403);
+    await expect(ensureMember(context.h.kernel, t.id, 'olive', 'viewer')).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(ensureMember(context.h.kernel, '00000000-0000-4000-8000-000000000000', 'x', 'admin')).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    const log = await context.h.call('GET', '/v1/audit-log?entity_type=member&limit=100', { token: t.token });
+    expect(log.body.data.filter((e: { actor: string }) => e.actor === 'cli').map((e: { action: string }) => e.action)).toEqual(['member.updated', 'member.created']);
   });
 });
 

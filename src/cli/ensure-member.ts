@@ -1,0 +1,29 @@
+import type { Kernel } from '../db/kernel.js';
+import { RowguardError } from '../errors.js';
+
+export type MemberRole = 'owner' | 'admin' | 'member' | 'viewer';
+
+/**
+ * Makes `userId` an active member of the tenant with `role` (for `rowguard token --role`),
+ * as the system role and recorded in the tenant's audit log. Refuses to demote the last owner.
+ */
+export async function ensureMember(kernel: Kernel, tenantId: string, userId: string, role: MemberRole): Promise<void> {
+  await kernel.asSystem(async (tx) => {
+    const tenant = await tx.query('select 1 from tenants where id = $1 for update', [tenantId]);
+    if (!tenant.rowCount) throw new RowguardError('CONFIG_INVALID', `there is no tenant ${tenantId}`);
+    const owners = await tx.query<{ user_id: string }>(`select user_id from team_members where tenant_id = $1 and role = 'owner' and status = 'active'`, [tenantId]);
+    if (role !== 'owner' && owners.rows.length === 1 && owners.rows[0]!.user_id === userId) {
+      throw new RowguardError('CONFIG_INVALID', `${userId} is the tenant's last owner; make someone else owner first`);
+    }
+    const { rows } = await tx.query<{ id: string; created: boolean }>(
+      `insert into team_members (tenant_id, user_id, email, role) values ($1, $2, $3, $4)
+       on conflict (tenant_id, user_id) do update set role = excluded.role, status = 'active'
+       returning id, (xmax = 0) as created`,
+      [tenantId, userId, `${userId}@users.invalid`, role],
+    );
+    await tx.query(
+      `insert into audit_log (tenant_id, actor, action, entity_type, entity_id, changes) values ($1, 'cli', $2, 'member', $3, $4)`,
+      [tenantId, rows[0]!.created ? 'member.created' : 'member.updated', rows[0]!.id, JSON.stringify({ user_id: userId, role, status: 'active' })],
+    );
+  });
+}
