@@ -71,7 +71,7 @@ export async function startService(config: Config, log: Logger, secrets: Secrets
     const verifyJwt = createJwtVerifier({ ...config.jwt, secret: secrets.jwtSecret });
     if (!verifyJwt) log.warn('no JWT key is configured: only API keys can authenticate tenant requests');
     if (!secrets.adminToken) log.warn('ROWGUARD_ADMIN_TOKEN is not set: the admin API refuses every request');
-    const app = createApp({ kernel, log, ready, verifyJwt, adminToken: secrets.adminToken, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins });
+    const app = createApp({ kernel, log, ready, verifyJwt, adminToken: secrets.adminToken, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins, idempotencyTtlSeconds: config.idempotencyTtlSeconds });
     const address = await new Promise<{ port: number }>((resolve, reject) => {
       server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => resolve(info));
       server.once('error', reject);

@@ -36,6 +36,7 @@ const schema = z.object({
   ROWGUARD_ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   ROWGUARD_BODY_LIMIT: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
   ROWGUARD_CORS_ORIGINS: z.string().optional(),
+  ROWGUARD_IDEMPOTENCY_TTL: z.coerce.number().int().min(1).max(30 * 86_400).default(86_400),
 });
 
 export interface Config {
@@ -72,6 +73,8 @@ export interface Config {
   readonly bodyLimit: number;
   /** CORS allowed origins; empty ⇒ CORS off. */
   readonly corsOrigins: readonly string[];
+  /** Seconds a stored Idempotency-Key response is replayed. */
+  readonly idempotencyTtlSeconds: number;
 }
 
 /**
@@ -115,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Record<key
     }),
     adminToken: e.ROWGUARD_ADMIN_TOKEN,
     bodyLimit: e.ROWGUARD_BODY_LIMIT,
+    idempotencyTtlSeconds: e.ROWGUARD_IDEMPOTENCY_TTL,
     corsOrigins: Object.freeze(e.ROWGUARD_CORS_ORIGINS ? e.ROWGUARD_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : []),
   });
 }

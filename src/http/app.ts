@@ -8,6 +8,7 @@ import type { VerifiedUser } from './auth/jwt-verifier.js';
 import { problemFromError } from './database-errors.js';
 import { registerDocs } from './docs.js';
 import type { AppEnv } from './env.js';
+import { idempotency } from './middleware/idempotency.js';
 import { jsonBody } from './middleware/json-body.js';
 import { requestContext } from './middleware/request-context.js';
 import { HttpProblem, problemResponse } from './problem.js';
@@ -37,10 +38,12 @@ export interface AppOptions {
   bodyLimit: number;
   /** Allowed CORS origins; empty turns CORS off. */
   corsOrigins: readonly string[];
+  /** How long a stored Idempotency-Key response is replayed. */
+  idempotencyTtlSeconds?: number;
 }
 
 /** The HTTP service: tenant API under /v1, admin API under /admin, health, OpenAPI and docs. */
-export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit, corsOrigins }: AppOptions): OpenAPIHono<AppEnv> {
+export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit, corsOrigins, idempotencyTtlSeconds = 86_400 }: AppOptions): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (result.success) return;
@@ -51,10 +54,11 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
   });
 
   app.use('*', requestContext(log));
-  if (corsOrigins.length > 0) app.use('*', cors({ origin: [...corsOrigins], exposeHeaders: ['ETag', 'X-Request-Id', 'Location'] }));
+  if (corsOrigins.length > 0) app.use('*', cors({ origin: [...corsOrigins], exposeHeaders: ['ETag', 'X-Request-Id', 'Location', 'Idempotent-Replayed'] }));
   app.use('/v1/*', authenticate({ kernel, verifyJwt }));
   app.use('/admin/*', authenticateAdmin(adminToken));
   app.use('*', jsonBody({ limit: bodyLimit }));
+  app.use('/v1/*', idempotency({ kernel, ttlSeconds: idempotencyTtlSeconds }));
 
   const health = (path: string, summary: string, status: string) =>
     createRoute({

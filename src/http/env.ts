@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Transaction } from '../db/kernel.js';
 import type { Credential, Principal } from './auth/principal.js';
 
 /** What middleware hands to handlers on the Hono context. */
@@ -8,7 +9,7 @@ export interface AppEnv {
     log: Logger;
     credential: Credential;
     principal: Principal;
-    /** The parsed JSON body, once json-body middleware has checked type, size and syntax. */
-    body: unknown;
+    /** The transaction the idempotency middleware opened; handlers join it. */
+    tx: Transaction | undefined;
   };
 }

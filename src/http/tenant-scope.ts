@@ -17,6 +17,13 @@ export type InTenant = <T>(c: Context<AppEnv>, needed: Permission, fn: (scope: S
  */
 export function createTenantScope(kernel: Kernel): InTenant {
   return (c, needed, fn) => {
+    // Inside an Idempotency-Key request the transaction is already open, principal loaded.
+    const open = c.get('tx');
+    if (open) {
+      const principal = c.get('principal');
+      authorize(principal, needed);
+      return fn({ tx: open, principal, requestId: c.get('requestId') });
+    }
     const credential = c.get('credential');
     return kernel.withTenant(credential.tenantId, async (tx) => {
       const principal = await loadPrincipal(tx, credential);

@@ -32,10 +32,19 @@ export const FIXTURES: Record<string, (seed: TenantSeed) => Row> = {
   api_keys: (s) => ({ tenant_id: s.tenantId, name: 'ci', prefix: 'rg_test', key_hash: randomBytes(32), scopes: ['read'], created_by: s.ids.team_members }),
   webhooks: (s) => ({ tenant_id: s.tenantId, url: 'https://example.test/hook', event_types: ['project.created'], secret: `whsec_${unique()}` }),
   audit_log: (s) => ({ tenant_id: s.tenantId, actor: 'user-1', action: 'project.created', entity_type: 'project', entity_id: s.ids.projects }),
+  idempotency_keys: (s) => ({
+    tenant_id: s.tenantId,
+    key: `key-${unique()}`,
+    fingerprint: 'f',
+    status_code: 201,
+    response_body: '{}',
+    expires_at: new Date(Date.now() + 3_600_000),
+  }),
+  outbox_events: (s) => ({ tenant_id: s.tenantId, type: 'project.created', entity_type: 'project', entity_id: s.ids.projects, payload: JSON.stringify({ id: s.ids.projects }) }),
 };
 
 /** Tables in the order their rows can be created (parents first). */
-export const SEED_ORDER = ['tenants', 'team_members', 'projects', 'tasks', 'documents', 'comments', 'invoices', 'api_keys', 'webhooks', 'audit_log'];
+export const SEED_ORDER = ['tenants', 'team_members', 'projects', 'tasks', 'documents', 'comments', 'invoices', 'api_keys', 'webhooks', 'audit_log', 'idempotency_keys', 'outbox_events'];
 
 /** Column values for an INSERT of `row` into `table`: text and bind values. */
 export function insertStatement(table: string, row: Row): { text: string; values: unknown[] } {
@@ -78,7 +87,10 @@ export async function seedTenant(owner: pg.Client, app: pg.Client, systemRole: s
     async () => {
       for (const table of SEED_ORDER.slice(1)) {
         const statement = insertStatement(table, FIXTURES[table]!(seed));
-        seed.ids[table] = (await app.query(statement.text, statement.values)).rows[0].id;
+        // Tables the app may write but not read (the outbox) cannot return the new id.
+        const readable = (await app.query(`select has_table_privilege(current_user, $1, 'SELECT') as ok`, [table])).rows[0].ok;
+        if (readable) seed.ids[table] = (await app.query(statement.text, statement.values)).rows[0].id;
+        else await app.query(statement.text.replace(/ returning id$/, ''), statement.values);
       }
     },
     { commit: true },

@@ -61,14 +61,22 @@ export async function checkTableIsolation(app: pg.Client, table: string, column:
   const problems: string[] = [];
   const t = `"${table}"`;
   const c = `"${column}"`;
-  for (const seed of [a, b]) {
+  const readable = (await app.query(`select has_table_privilege(current_user, $1, 'SELECT') as ok`, [t])).rows[0].ok;
+  if (!readable) {
+    // Write-only for the app role (the outbox): reading must be refused outright.
+    const code = await errorCode(() => asTenant(app, a.tenantId, () => app.query(`select 1 from ${t}`)));
+    if (code !== RLS_OR_PRIVILEGE) problems.push(`the app role can read ${table}, which it should only write`);
+  }
+  for (const seed of readable ? [a, b] : []) {
     const rows = await asTenant(app, seed.tenantId, async () => (await app.query(`select ${c}::text as tenant from ${t}`)).rows);
     if (rows.length === 0) problems.push(`tenant ${seed === a ? 'A' : 'B'} sees none of its own rows`);
     const foreign = rows.filter((r) => r.tenant !== seed.tenantId).length;
     if (foreign > 0) problems.push(`tenant ${seed === a ? 'A' : 'B'} sees ${foreign} rows of other tenants`);
   }
-  const withoutContext = await app.query(`select count(*)::int as n from ${t}`);
-  if (withoutContext.rows[0].n !== 0) problems.push(`without a tenant context ${withoutContext.rows[0].n} rows are visible`);
+  if (readable) {
+    const withoutContext = await app.query(`select count(*)::int as n from ${t}`);
+    if (withoutContext.rows[0].n !== 0) problems.push(`without a tenant context ${withoutContext.rows[0].n} rows are visible`);
+  }
 
   const fixture = FIXTURES[table];
   if (!fixture) {
