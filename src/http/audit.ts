@@ -1,19 +1,41 @@
 import type { Transaction } from '../db/kernel.js';
 import type { Principal } from './auth/principal.js';
 
-export interface AuditEntry {
+export interface Change {
+  /** Audit action, e.g. "project.created". */
   action: string;
   entityType: string;
   entityId: string | null;
   changes: Record<string, unknown>;
+  /** Outbox events to emit with it, e.g. ["invoice.updated", "invoice.paid"]. */
+  events?: readonly string[];
+  /** Event payload: the public representation of the resource. */
+  payload?: Record<string, unknown>;
 }
 
-/** Appends to the tenant's audit log inside the request's transaction: no write without its entry. */
-export async function appendAudit(tx: Transaction, principal: Pick<Principal, 'tenantId' | 'actor'>, requestId: string, entry: AuditEntry): Promise<void> {
+/**
+ * Records a write inside its own transaction, in one statement: the audit entry and the
+ * outbox events. No write without its entry and events, no event without its write.
+ */
+export async function recordChange(tx: Transaction, principal: Pick<Principal, 'tenantId' | 'actor'>, requestId: string, change: Change): Promise<void> {
   await tx.query(
-    `insert into audit_log (tenant_id, actor, action, entity_type, entity_id, changes, request_id)
-     values ($1, $2, $3, $4, $5, $6, $7)`,
-    [principal.tenantId, principal.actor, entry.action, entry.entityType, entry.entityId, JSON.stringify(entry.changes), requestId],
+    `with entry as (
+       insert into audit_log (tenant_id, actor, action, entity_type, entity_id, changes, request_id)
+       values ($1, $2, $3, $4, $5, $6, $7)
+     )
+     insert into outbox_events (tenant_id, type, entity_type, entity_id, payload)
+     select $1, type, $4, $5, $8 from unnest($9::text[]) as type`,
+    [
+      principal.tenantId,
+      principal.actor,
+      change.action,
+      change.entityType,
+      change.entityId,
+      JSON.stringify(change.changes),
+      requestId,
+      JSON.stringify(change.payload ?? {}),
+      change.events ?? [],
+    ],
   );
 }
 

@@ -2,7 +2,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { quoteIdent } from '../db/quote.js';
 import type { Permission } from './auth/principal.js';
-import { appendAudit, diff } from './audit.js';
+import { diff, recordChange } from './audit.js';
 import type { AppEnv } from './env.js';
 import { CURSOR_COLUMN, decodeCursor, encodeCursor } from './pagination.js';
 import { HttpProblem, notFound } from './problem.js';
@@ -51,6 +51,8 @@ export interface ResourceDefinition {
   createdSchema?: ZodObject;
   /** The table has a version column (ETag, If-Match); default true. */
   versioned?: boolean;
+  /** Outbox event types for a write; default ["<entity>.<action>"]. */
+  events?: (action: 'created' | 'updated' | 'deleted', before: Row | null, after: Row | null) => string[];
 }
 
 const idParam = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' }, format: 'uuid' }) });
@@ -89,6 +91,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, d
   const schema = def.schema.openapi(name);
   const present = (row: Row) => Object.fromEntries(fields.map((f) => [f, row[f]]));
   const tags = [def.tag];
+  const events = def.events ?? ((action) => [`${def.entity}.${action}`]);
   const json = (s: z.ZodType) => ({ 'application/json': { schema: s } });
   const errors = problemSchemas;
 
@@ -198,7 +201,14 @@ export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, d
             [scope.principal.tenantId, ...keys.map((k) => values[k])],
           );
           const row = rows[0]!;
-          await appendAudit(scope.tx, scope.principal, scope.requestId, { action: `${def.entity}.created`, entityType: def.entity, entityId: row.id as string, changes: present(row) });
+          await recordChange(scope.tx, scope.principal, scope.requestId, {
+            action: `${def.entity}.created`,
+            entityType: def.entity,
+            entityId: row.id as string,
+            changes: present(row),
+            events: events('created', null, row),
+            payload: present(row),
+          });
           return { row, extra };
         });
         c.header('ETag', etag(created.row));
@@ -234,7 +244,14 @@ export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, d
             [id, ...keys.map((k) => values[k])],
           );
           const row = rows[0]!;
-          await appendAudit(scope.tx, scope.principal, scope.requestId, { action: `${def.entity}.updated`, entityType: def.entity, entityId: id, changes: diff(current, row, fields) });
+          await recordChange(scope.tx, scope.principal, scope.requestId, {
+            action: `${def.entity}.updated`,
+            entityType: def.entity,
+            entityId: id,
+            changes: diff(current, row, fields),
+            events: events('updated', current, row),
+            payload: present(row),
+          });
           return row;
         });
         c.header('ETag', etag(updated));
@@ -261,8 +278,14 @@ export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, d
           const current = await lockForChange(scope, id, expected);
           await def.beforeDelete?.(current, scope);
           await scope.tx.query(def.deleteSql ?? `delete from ${table} where id = $1`, [id]);
-          const action = def.deleteSql ? 'revoked' : 'deleted';
-          await appendAudit(scope.tx, scope.principal, scope.requestId, { action: `${def.entity}.${action}`, entityType: def.entity, entityId: id, changes: { before: present(current) } });
+          await recordChange(scope.tx, scope.principal, scope.requestId, {
+            action: `${def.entity}.${def.deleteSql ? 'revoked' : 'deleted'}`,
+            entityType: def.entity,
+            entityId: id,
+            changes: { before: present(current) },
+            events: events('deleted', current, null),
+            payload: present(current),
+          });
         });
         return c.body(null, 204);
       },

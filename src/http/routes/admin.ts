@@ -1,6 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Kernel, Transaction } from '../../db/kernel.js';
-import { appendAudit } from '../audit.js';
+import { recordChange } from '../audit.js';
 import type { AppEnv } from '../env.js';
 import { CURSOR_COLUMN, decodeCursor, encodeCursor } from '../pagination.js';
 import { HttpProblem, notFound } from '../problem.js';
@@ -96,8 +96,8 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, kernel: Kernel): v
           )
         ).rows[0]!;
         const scope = { ...ADMIN, tenantId: tenant.id as string };
-        await appendAudit(tx, scope, requestId, { action: 'tenant.created', entityType: 'tenant', entityId: tenant.id as string, changes: { name: body.name } });
-        await appendAudit(tx, scope, requestId, { action: 'member.created', entityType: 'member', entityId: owner.id as string, changes: owner });
+        await recordChange(tx, scope, requestId, { action: 'tenant.created', entityType: 'tenant', entityId: tenant.id as string, changes: { name: body.name } });
+        await recordChange(tx, scope, requestId, { action: 'member.created', entityType: 'member', entityId: owner.id as string, changes: owner, events: ['member.added'], payload: owner });
         return { ...tenant, owner } as Record<string, unknown>;
       });
       c.header('Location', `/admin/tenants/${created.id}`);
@@ -172,7 +172,7 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, kernel: Kernel): v
           if (!before) throw notFound();
           if (before.status === status) throw new HttpProblem(409, 'ALREADY_' + status.toUpperCase(), `The tenant is already ${status}`);
           const updated = await setStatus(tx, id, status);
-          await appendAudit(tx, { ...ADMIN, tenantId: id }, requestId, {
+          await recordChange(tx, { ...ADMIN, tenantId: id }, requestId, {
             action: `tenant.${status}`,
             entityType: 'tenant',
             entityId: id,

@@ -34,6 +34,7 @@ export const apiKeys: ResourceDefinition = {
   read: 'manage',
   write: 'manage',
   deletable: true,
+  events: (action) => [`api_key.${action === 'deleted' ? 'revoked' : action}`],
   // Revoked keys stay listed, with revoked_at, so the audit trail keeps its subject.
   deleteSql: 'update api_keys set revoked_at = now() where id = $1 and revoked_at is null',
   prepareCreate: (body, { principal }) => {

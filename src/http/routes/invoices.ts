@@ -64,6 +64,9 @@ export const invoices: ResourceDefinition = {
   read: 'read',
   write: 'write',
   deletable: true,
+  // Status changes are events of their own: invoice.sent, invoice.paid, invoice.void.
+  events: (action, before, after) =>
+    action === 'updated' && before && after && before.status !== after.status ? ['invoice.updated', `invoice.${after.status}`] : [`invoice.${action}`],
   prepareCreate: (body) => ({
     values: { ...body, ...priced(body.line_items as z.infer<typeof lineInput>[]) },
   }),

@@ -52,6 +52,7 @@ export const members: ResourceDefinition = {
   read: 'read',
   write: 'manage',
   deletable: true,
+  events: (action) => [{ created: 'member.added', updated: 'member.updated', deleted: 'member.removed' }[action]],
   prepareCreate: (body, { principal }) => {
     if (body.role === 'owner') authorize(principal, 'owner');
     return { values: body };
