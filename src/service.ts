@@ -8,10 +8,12 @@ import { assertSafeAppRole } from './db/role-guard.js';
 import type { Secrets } from './config/dev-secrets.js';
 import { createApp } from './http/app.js';
 import { createJwtVerifier } from './http/auth/jwt-verifier.js';
+import { startWorker, type Worker } from './jobs/worker.js';
 import { readMigrations, SERVICE_MIGRATIONS } from './schema/migrate.js';
 import { connectDatabase, type DatabaseTarget } from './database-target.js';
 
 export interface RunningService {
+  /** Where HTTP listens; empty when started without HTTP (rowguard worker). */
   url: string;
   kernel: Kernel;
   target: DatabaseTarget;
@@ -22,35 +24,54 @@ export interface RunningService {
  * Brings the service up: database (embedded or by URL), roles, migrations, the app-role
  * guard, then HTTP. Refuses to serve request traffic through a role that bypasses RLS.
  */
-export async function startService(config: Config, log: Logger, secrets: Secrets): Promise<RunningService> {
+export async function startService(
+  config: Config,
+  log: Logger,
+  secrets: Secrets,
+  { http = true, worker = config.worker === 'in-process' }: { http?: boolean; worker?: boolean } = {},
+): Promise<RunningService> {
   const target = await connectDatabase(config, log);
+  // During shutdown, connections dropping is expected: log it quietly.
+  let closing = false;
+  const idleError = (pool: string) => (error: Error) => log[closing ? 'debug' : 'warn']({ err: error }, `idle ${pool} connection failed`);
   const appPool = createPool({
     connectionString: target.appUrl ?? target.ownerUrl,
     max: config.poolSize,
     applicationName: 'rowguard app',
-    onIdleError: (error) => log.warn({ err: error }, 'idle app connection failed'),
+    onIdleError: idleError('app'),
   });
   const systemPool = createPool({
     connectionString: target.ownerUrl,
     max: Math.max(2, Math.ceil(config.poolSize / 4)),
     applicationName: 'rowguard system',
-    onIdleError: (error) => log.warn({ err: error }, 'idle system connection failed'),
+    onIdleError: idleError('system'),
   });
   let server: ServerType | undefined;
-  // Graceful: stop accepting, let in-flight requests finish (10 s at most), then close pools.
+  let background: Worker | undefined;
+  // Graceful: stop accepting, let in-flight requests finish (10 s at most), stop the worker,
+  // close the pools, stop the embedded database. On Ctrl-C the embedded PostgreSQL gets the
+  // signal too and may already be gone: every step runs, and failures are only logged.
   const close = async () => {
-    await new Promise<void>((resolve) => {
-      if (!server) return resolve();
-      const http = server as Server;
-      const force = setTimeout(() => http.closeAllConnections?.(), 10_000);
-      http.close(() => {
-        clearTimeout(force);
-        resolve();
-      });
-      http.closeIdleConnections?.();
-    });
-    await Promise.allSettled([appPool.end(), systemPool.end()]);
-    await target.embedded?.stop();
+    closing = true;
+    const step = (name: string, run: () => Promise<unknown> | undefined) =>
+      Promise.resolve()
+        .then(run)
+        .catch((error: unknown) => log.warn({ err: error }, `shutdown: ${name} failed`));
+    await step('http', () =>
+      new Promise<void>((resolve) => {
+        if (!server) return resolve();
+        const http = server as Server;
+        const force = setTimeout(() => http.closeAllConnections?.(), 10_000);
+        http.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        http.closeIdleConnections?.();
+      }),
+    );
+    await step('worker', () => background?.stop());
+    await step('pools', () => Promise.all([appPool.end(), systemPool.end()]));
+    await step('database', () => target.embedded?.stop());
   };
   try {
     if (target.appUrl) {
@@ -71,7 +92,24 @@ export async function startService(config: Config, log: Logger, secrets: Secrets
     const verifyJwt = createJwtVerifier({ ...config.jwt, secret: secrets.jwtSecret });
     if (!verifyJwt) log.warn('no JWT key is configured: only API keys can authenticate tenant requests');
     if (!secrets.adminToken) log.warn('ROWGUARD_ADMIN_TOKEN is not set: the admin API refuses every request');
-    const app = createApp({ kernel, log, ready, verifyJwt, adminToken: secrets.adminToken, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins, idempotencyTtlSeconds: config.idempotencyTtlSeconds });
+    const app = createApp({ kernel, log, ready, verifyJwt, adminToken: secrets.adminToken, bodyLimit: config.bodyLimit,
+      corsOrigins: config.corsOrigins,
+      idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+      allowPrivateDestinations: config.webhooks.allowPrivate,
+    });
+    if (worker) {
+      background = await startWorker({
+        kernel,
+        ownerPool: systemPool,
+        ownerUrl: target.ownerUrl,
+        systemRole: config.systemRole,
+        log,
+        delivery: { timeoutMs: config.webhooks.timeoutMs, allowPrivate: config.webhooks.allowPrivate, maxAttempts: config.webhooks.maxAttempts },
+        retryDelaySeconds: config.webhooks.retryDelaySeconds,
+        deliveryRetentionDays: config.webhooks.retentionDays,
+      });
+    }
+    if (!http) return { url: '', kernel, target, close };
     const address = await new Promise<{ port: number }>((resolve, reject) => {
       server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => resolve(info));
       server.once('error', reject);

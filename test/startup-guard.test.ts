@@ -38,9 +38,13 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
     });
     let stdout = '';
     let stderr = '';
+    let stopping = false;
     child.stdout.on('data', (d) => {
       stdout += d;
-      if (stdout.includes('listening on')) child.kill('SIGINT');
+      if (stdout.includes('listening on') && !stopping) {
+        stopping = true; // once: a second SIGINT would force the exit
+        child.kill('SIGINT');
+      }
     });
     child.stderr.on('data', (d) => (stderr += d));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));

@@ -26,6 +26,7 @@ Commands:
   serve                      run the HTTP service (embedded PostgreSQL unless ROWGUARD_DATABASE_URL is set)
       --demo                   also create two demo tenants and print curl commands for them
   demo                       create the demo tenants and print curl commands
+  worker                     run the outbox relay, webhook delivery and scheduled jobs without HTTP
   migrate                    apply pending migrations and exit
   setup-roles                create/lock down the app and system roles (needs ROWGUARD_DATABASE_URL)
       --app-role NAME          app login role (default ROWGUARD_APP_ROLE, rowguard_app)
@@ -74,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
       return serveCommand(config(), values.demo ?? false);
     case 'demo':
       return demoCommand(config());
+    case 'worker':
+      return workerCommand(config());
     case 'migrate':
       return migrateCommand(config());
     case 'setup-roles':
@@ -93,15 +96,27 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Resolves on the first SIGINT or SIGTERM, even one that arrived while starting. */
+function stopSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+async function workerCommand(config: Config): Promise<number> {
+  const stopped = stopSignal();
+  const service = await startService(config, createLogger(config.logLevel), await loadSecrets(config), { http: false, worker: true });
+  console.log(`rowguard worker running on ${service.target.description}: outbox relay, webhook delivery, scheduled jobs`);
+  await stopped;
+  console.log('rowguard worker stopping');
+  await service.close();
+  return 0;
+}
+
 async function serveCommand(config: Config, demo: boolean): Promise<number> {
   const log = createLogger(config.logLevel);
-  let stopRequested = false;
-  let stop = () => {
-    stopRequested = true;
-  };
-  const onSignal = () => stop();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopped = stopSignal();
   const secrets = await loadSecrets(config);
   const service = await startService(config, log, secrets);
   const rls = service.target.appUrl
@@ -113,7 +128,7 @@ async function serveCommand(config: Config, demo: boolean): Promise<number> {
   } else if (service.target.embedded && (await service.kernel.asSystem((tx) => tx.query('select 1 from tenants limit 1'))).rowCount === 0) {
     console.log(`No tenants yet: restart with "npm start -- --demo" for two demo tenants and ready-to-paste curl commands, or see the README walk-through. Admin token: ${config.dataDir}/admin-token`);
   }
-  if (!stopRequested) await new Promise<void>((resolve) => (stop = resolve));
+  await stopped;
   console.log('rowguard stopping');
   await service.close();
   return 0;

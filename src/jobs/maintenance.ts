@@ -1,0 +1,15 @@
+import type { Kernel } from '../db/kernel.js';
+
+/** Deletes idempotency keys past their time to live, in system mode. Returns how many. */
+export async function purgeIdempotencyKeys(kernel: Kernel): Promise<number> {
+  const { rowCount } = await kernel.asSystem((tx) => tx.query('delete from idempotency_keys where expires_at <= now()'));
+  return rowCount ?? 0;
+}
+
+/** Deletes finished deliveries (and their attempts) older than `days`. Returns how many. */
+export async function pruneDeliveries(kernel: Kernel, days: number): Promise<number> {
+  const { rowCount } = await kernel.asSystem((tx) =>
+    tx.query(`delete from webhook_deliveries where status <> 'pending' and created_at < now() - make_interval(days => $1)`, [days]),
+  );
+  return rowCount ?? 0;
+}

@@ -1,0 +1,114 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Kernel } from '../db/kernel.js';
+import { deliverWebhook, DeliveryFailed, type DeliveryJob, type DeliverySettings } from './deliver-webhook.js';
+import { pruneDeliveries, purgeIdempotencyKeys } from './maintenance.js';
+import { DELIVERY_QUEUE, relayOutbox } from './outbox-relay.js';
+import { createQueue } from './queue.js';
+
+export interface WorkerOptions {
+  kernel: Kernel;
+  /** Owner pool: the relay's system-mode transaction. */
+  ownerPool: pg.Pool;
+  ownerUrl: string;
+  systemRole: string;
+  log: Logger;
+  delivery: DeliverySettings;
+  /** Base retry delay in seconds; doubles each attempt, with jitter. */
+  retryDelaySeconds: number;
+  deliveryRetentionDays: number;
+  /** How often expired jobs are retried (a worker died mid-delivery). */
+  maintenanceIntervalSeconds?: number;
+  pollingIntervalSeconds?: number;
+}
+
+export interface Worker {
+  /** Runs the relay now (it also runs on every outbox NOTIFY and every 5 s). */
+  relay(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Background work in system mode: the outbox relay, webhook delivery and the scheduled
+ * maintenance jobs, all on pg-boss. Several workers may run at once: the relay claims with
+ * SKIP LOCKED and the queue gives each delivery job to one worker at a time.
+ */
+export async function startWorker(options: WorkerOptions): Promise<Worker> {
+  const { kernel, ownerPool, ownerUrl, systemRole, log, delivery, retryDelaySeconds, deliveryRetentionDays } = options;
+  const boss = createQueue({ connectionString: ownerUrl, maintenanceIntervalSeconds: options.maintenanceIntervalSeconds });
+  let stopping = false;
+  boss.on('error', (error) => log[stopping ? 'debug' : 'error']({ err: error }, 'job queue error'));
+  await boss.start();
+
+  await boss.createQueue(DELIVERY_QUEUE, {
+    name: DELIVERY_QUEUE,
+    // At most one queued and one running job per delivery (singletonKey = delivery id).
+    policy: 'stately',
+    retryLimit: delivery.maxAttempts * 2,
+    retryDelay: retryDelaySeconds,
+    retryBackoff: true,
+    expireInSeconds: Math.ceil(delivery.timeoutMs / 1000) + 30,
+  });
+  const polling = { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 };
+  await boss.work<DeliveryJob>(DELIVERY_QUEUE, { ...polling, batchSize: 1 }, async ([job]) => {
+    try {
+      const outcome = await deliverWebhook(kernel, job!.data, delivery);
+      log.info({ delivery: job!.data.deliveryId, tenant: job!.data.tenantId, outcome }, 'webhook delivery');
+    } catch (error) {
+      if (!(error instanceof DeliveryFailed)) log.warn({ err: error, delivery: job!.data.deliveryId }, 'webhook delivery errored');
+      throw error; // retried by the queue, with exponential backoff and jitter
+    }
+  });
+
+  for (const [name, cron, run] of [
+    ['purge-idempotency-keys', '*/10 * * * *', () => purgeIdempotencyKeys(kernel)],
+    ['prune-deliveries', '17 3 * * *', () => pruneDeliveries(kernel, deliveryRetentionDays)],
+  ] as const) {
+    await boss.createQueue(name, { name, policy: 'singleton' });
+    await boss.schedule(name, cron);
+    await boss.work(name, polling, async () => {
+      log.info({ job: name, removed: await run() }, 'scheduled job');
+    });
+  }
+
+  // The relay runs one at a time per process; a NOTIFY during a run triggers one more run.
+  let running: Promise<number> | null = null;
+  let again = false;
+  const relay = async (): Promise<number> => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = relayOutbox(ownerPool, boss, { systemRole })
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'outbox relay failed');
+        return 0;
+      })
+      .finally(() => {
+        running = null;
+        if (again) {
+          again = false;
+          void relay();
+        }
+      });
+    return running;
+  };
+  const listener = new pg.Client({ connectionString: ownerUrl, application_name: 'rowguard relay' });
+  listener.on('error', (error) => log[stopping ? 'debug' : 'warn']({ err: error }, 'outbox listener connection failed'));
+  listener.on('notification', () => void relay());
+  await listener.connect();
+  await listener.query('listen rowguard_outbox');
+  const timer = setInterval(() => void relay(), 5_000);
+  void relay();
+
+  return {
+    relay,
+    async stop() {
+      stopping = true;
+      clearInterval(timer);
+      await listener.end().catch(() => undefined);
+      await running;
+      await boss.stop({ graceful: true, wait: true, timeout: 10_000 }).catch((error: unknown) => log.warn({ err: error }, 'job queue stop failed'));
+    },
+  };
+}
