@@ -20,6 +20,10 @@ export interface WorkerOptions {
   /** How often expired jobs are retried (a worker died mid-delivery). */
   maintenanceIntervalSeconds?: number;
   pollingIntervalSeconds?: number;
+  /** A running delivery job is presumed dead this long after its timeout (and retried). */
+  expireGraceSeconds?: number;
+  /** Deliveries in flight at once in this process; one slow endpoint must not hold up the rest. */
+  deliveryConcurrency?: number;
 }
 
 export interface Worker {
@@ -47,18 +51,20 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     retryLimit: delivery.maxAttempts * 2,
     retryDelay: retryDelaySeconds,
     retryBackoff: true,
-    expireInSeconds: Math.ceil(delivery.timeoutMs / 1000) + 30,
+    expireInSeconds: Math.ceil(delivery.timeoutMs / 1000) + (options.expireGraceSeconds ?? 30),
   });
   const polling = { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 };
-  await boss.work<DeliveryJob>(DELIVERY_QUEUE, { ...polling, batchSize: 1 }, async ([job]) => {
-    try {
-      const outcome = await deliverWebhook(kernel, job!.data, delivery);
-      log.info({ delivery: job!.data.deliveryId, tenant: job!.data.tenantId, outcome }, 'webhook delivery');
-    } catch (error) {
-      if (!(error instanceof DeliveryFailed)) log.warn({ err: error, delivery: job!.data.deliveryId }, 'webhook delivery errored');
-      throw error; // retried by the queue, with exponential backoff and jitter
-    }
-  });
+  for (let i = 0; i < (options.deliveryConcurrency ?? 4); i++) {
+    await boss.work<DeliveryJob>(DELIVERY_QUEUE, { ...polling, batchSize: 1 }, async ([job]) => {
+      try {
+        const outcome = await deliverWebhook(kernel, job!.data, delivery);
+        log.info({ delivery: job!.data.deliveryId, tenant: job!.data.tenantId, outcome }, 'webhook delivery');
+      } catch (error) {
+        if (!(error instanceof DeliveryFailed)) log.warn({ err: error, delivery: job!.data.deliveryId }, 'webhook delivery errored');
+        throw error; // retried by the queue, with exponential backoff and jitter
+      }
+    });
+  }
 
   for (const [name, cron, run] of [
     ['purge-idempotency-keys', '*/10 * * * *', () => purgeIdempotencyKeys(kernel)],
