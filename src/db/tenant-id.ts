@@ -7,9 +7,14 @@ export const TENANT_SETTING = 'app.tenant_id';
 // so anything that is not strictly this shape never reaches SQL.
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** True for a UUID in canonical form (any case). */
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && UUID.test(value);
+}
+
 /** Returns the tenant id in lower case, or throws `INVALID_TENANT_ID`. */
 export function parseTenantId(value: unknown): string {
-  if (typeof value !== 'string' || !UUID.test(value)) {
+  if (!isUuid(value)) {
     throw new TenantContextError('INVALID_TENANT_ID', 'tenant id must be a UUID');
   }
   return value.toLowerCase();

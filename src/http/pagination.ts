@@ -1,3 +1,4 @@
+import { isUuid } from '../db/tenant-id.js';
 import { HttpProblem } from './problem.js';
 
 /** Position after the last row of a page, in the list order (created_at desc, id desc). */
@@ -6,7 +7,6 @@ export interface Cursor {
   id: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 // Opaque to clients. It holds only a position; the rows of a page are read under RLS, so a
@@ -18,7 +18,7 @@ export function encodeCursor(cursor: Cursor): string {
 export function decodeCursor(value: string): Cursor {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'string' && TIMESTAMP.test(createdAt) && typeof id === 'string' && UUID.test(id)) return { createdAt, id };
+    if (typeof createdAt === 'string' && TIMESTAMP.test(createdAt) && isUuid(id)) return { createdAt, id };
   } catch {
     // fall through
   }

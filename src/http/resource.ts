@@ -5,6 +5,7 @@ import type { Permission } from './auth/principal.js';
 import { diff, recordChange } from './audit.js';
 import type { AppEnv } from './env.js';
 import { CURSOR_COLUMN, decodeCursor, encodeCursor } from './pagination.js';
+import { pathId } from './path-id.js';
 import { HttpProblem, notFound } from './problem.js';
 import { problemSchemas } from './schemas.js';
 import type { InTenant, Scope } from './tenant-scope.js';
@@ -56,15 +57,7 @@ export interface ResourceDefinition {
 }
 
 const idParam = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' }, format: 'uuid' }) });
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const security = [{ bearer: [] }];
-
-/** An id that is not a UUID names nothing: 404, like another tenant's id. */
-function pathId(c: Context<AppEnv>): string {
-  const id = c.req.param('id') ?? '';
-  if (!UUID.test(id)) throw notFound();
-  return id.toLowerCase();
-}
 
 /** If-Match: "3", W/"3" or *; absent means last write wins. */
 function ifMatch(c: Context<AppEnv>): number | null {

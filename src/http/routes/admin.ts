@@ -3,6 +3,7 @@ import type { Kernel, Transaction } from '../../db/kernel.js';
 import { recordChange } from '../audit.js';
 import type { AppEnv } from '../env.js';
 import { CURSOR_COLUMN, decodeCursor, encodeCursor } from '../pagination.js';
+import { pathId } from '../path-id.js';
 import { HttpProblem, notFound } from '../problem.js';
 import { id, name, problemSchemas, timestamp } from '../schemas.js';
 
@@ -26,13 +27,7 @@ const security = [{ admin: [] }];
 const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
 const page = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20), cursor: z.string().max(200).optional() });
 const tenantColumns = 'id, name, status, created_at, updated_at';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ADMIN = { actor: 'admin' };
-
-function tenantId(raw: string): string {
-  if (!UUID.test(raw)) throw notFound();
-  return raw.toLowerCase();
-}
 
 /** Keyset pagination over tenants (newest first), shared by the list and the report. */
 function pageOf<T extends { _cursor?: unknown; id?: unknown; tenant_id?: unknown }>(rows: T[], limit: number) {
@@ -146,7 +141,7 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, kernel: Kernel): v
       responses: { 200: { description: 'The tenant', content: json(Tenant) }, ...problemSchemas.readOne },
     }),
     async (c) => {
-      const id = tenantId(c.req.param('id'));
+      const id = pathId(c);
       const { rows } = await kernel.asSystem((tx) => tx.query(`select ${tenantColumns} from tenants where id = $1`, [id]));
       if (!rows[0]) throw notFound();
       return c.json(rows[0], 200);
@@ -165,7 +160,7 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, kernel: Kernel): v
         responses: { 200: { description: 'The tenant', content: json(Tenant) }, ...problemSchemas.readOne },
       }),
       async (c) => {
-        const id = tenantId(c.req.param('id'));
+        const id = pathId(c);
         const requestId = c.get('requestId');
         const tenant = await kernel.asSystem(async (tx) => {
           const before = (await tx.query('select status from tenants where id = $1 for update', [id])).rows[0];

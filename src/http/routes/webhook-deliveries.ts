@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
 import { recordChange } from '../audit.js';
 import type { AppEnv } from '../env.js';
 import { CURSOR_COLUMN, decodeCursor, encodeCursor } from '../pagination.js';
+import { pathId } from '../path-id.js';
 import { HttpProblem, notFound } from '../problem.js';
 import { id, problemSchemas, timestamp } from '../schemas.js';
 import type { InTenant, Scope } from '../tenant-scope.js';
@@ -22,17 +22,10 @@ const Delivery = z
   })
   .openapi('WebhookDelivery');
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const tags = ['Webhooks'];
 const security = [{ bearer: [] }];
 const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
 const param = (name: string) => z.string().openapi({ param: { name, in: 'path' }, format: 'uuid' });
-
-function uuidParam(c: Context<AppEnv>, name: string): string {
-  const value = c.req.param(name) ?? '';
-  if (!UUID.test(value)) throw notFound();
-  return value.toLowerCase();
-}
 
 async function endpoint({ tx }: Scope, webhookId: string): Promise<{ enabled: boolean }> {
   const { rows } = await tx.query<{ enabled: boolean }>('select enabled from webhooks where id = $1', [webhookId]);
@@ -60,7 +53,7 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>, inTenant
       responses: { 200: { description: 'A page of deliveries', content: json(z.object({ data: z.array(Delivery), next_cursor: z.string().nullable() })) }, ...problemSchemas.readOne },
     }),
     async (c) => {
-      const webhookId = uuidParam(c, 'id');
+      const webhookId = pathId(c);
       const query = c.req.valid('query');
       const page = await inTenant(c, 'manage', async (scope) => {
         await endpoint(scope, webhookId);
@@ -105,7 +98,7 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>, inTenant
       responses: { 202: { description: 'Queued', content: json(z.object({ event_id: id })) }, ...problemSchemas.update },
     }),
     async (c) => {
-      const webhookId = uuidParam(c, 'id');
+      const webhookId = pathId(c);
       const eventId = await inTenant(c, 'manage', async (scope) => {
         if (!(await endpoint(scope, webhookId)).enabled) throw new HttpProblem(409, 'ENDPOINT_DISABLED', 'Enable the endpoint before testing it');
         // The app role may write the outbox but not read it, so the id is made here.
@@ -135,8 +128,8 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>, inTenant
       responses: { 202: { description: 'Queued again' }, ...problemSchemas.update },
     }),
     async (c) => {
-      const webhookId = uuidParam(c, 'id');
-      const deliveryId = uuidParam(c, 'deliveryId');
+      const webhookId = pathId(c);
+      const deliveryId = pathId(c, 'deliveryId');
       await inTenant(c, 'manage', async (scope) => {
         const { rows } = await scope.tx.query<{ status: string }>('select status from webhook_deliveries where id = $1 and webhook_id = $2 for update', [deliveryId, webhookId]);
         if (!rows[0]) throw notFound();
@@ -159,7 +152,7 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>, inTenant
       responses: { 200: { description: 'The new secret, shown once', content: json(z.object({ secret: z.string(), previous_secret_expires_at: timestamp })) }, ...problemSchemas.update },
     }),
     async (c) => {
-      const webhookId = uuidParam(c, 'id');
+      const webhookId = pathId(c);
       const secret = newWebhookSecret();
       const rotated = await inTenant(c, 'manage', async (scope) => {
         const { rows } = await scope.tx.query<{ previous_secret_expires_at: Date }>(
