@@ -11,6 +11,7 @@ import { createLogger } from '../log.js';
 import { setupRoles } from '../schema/roles.js';
 import { tenantTableSql } from '../schema/tenant-table.js';
 import { startService } from '../service.js';
+import { auditCommand } from './audit-command.js';
 import { mintToken } from './mint-token.js';
 import { createKernel, type Kernel } from '../db/kernel.js';
 import { createPool } from '../db/pool.js';
@@ -34,6 +35,11 @@ Commands:
   token --tenant ID --user ID  print a development JWT (HS256, ROWGUARD_JWT_SECRET or the generated one)
       --ttl 1h                 lifetime (30m, 1h, 7d)
       --role ROLE              also make the user an active owner/admin/member/viewer of the tenant
+  audit [URL]                read-only lints of a database's tenant isolation (URL or ROWGUARD_DATABASE_URL)
+      --app-role NAME          the role request traffic uses (detected when there is one candidate)
+      --tenant-column NAME     (default tenant_id)   --schema NAME (repeatable; default all)
+      --format text|json|sarif|html   --fail-on error|warn   --fix-sql (print one fixing migration)
+      exit codes: 0 clean, 1 findings at --fail-on or above, 2 could not audit
   tenant-table TABLE         print the SQL that makes TABLE a tenant table
       --tenant-column NAME     (default tenant_id)
       --app-role NAME --system-role NAME   role names (default: psql variables)
@@ -58,6 +64,10 @@ async function main(argv: string[]): Promise<number> {
       user: { type: 'string' },
       ttl: { type: 'string' },
       role: { type: 'string' },
+      schema: { type: 'string', multiple: true },
+      format: { type: 'string' },
+      'fail-on': { type: 'string' },
+      'fix-sql': { type: 'boolean' },
       demo: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -77,6 +87,16 @@ async function main(argv: string[]): Promise<number> {
       return demoCommand(config());
     case 'worker':
       return workerCommand(config());
+    case 'audit':
+      return auditCommand({
+        url: rest[0] ?? process.env.ROWGUARD_DATABASE_URL,
+        appRole: values['app-role'],
+        tenantColumn: values['tenant-column'],
+        schemas: values.schema,
+        format: values.format,
+        failOn: values['fail-on'],
+        fixSql: values['fix-sql'],
+      });
     case 'migrate':
       return migrateCommand(config());
     case 'setup-roles':

@@ -1,0 +1,269 @@
+import type pg from 'pg';
+
+export interface Policy {
+  name: string;
+  command: string; // '*', 'r' (select), 'a' (insert), 'w' (update), 'd' (delete)
+  permissive: boolean;
+  roles: string[]; // 'public' for PUBLIC
+  using: string | null;
+  check: string | null;
+  /** Functions the policy expressions call, with their volatility ('i', 's', 'v'). */
+  functions: { name: string; volatility: string }[];
+}
+
+export interface Table {
+  oid: number;
+  schema: string;
+  name: string;
+  /** schema-qualified and quoted, for fix SQL */
+  qualified: string;
+  kind: 'r' | 'p';
+  owner: string;
+  rlsEnabled: boolean;
+  rlsForced: boolean;
+  hasTenantColumn: boolean;
+  partitionOf: string | null;
+  policies: Policy[];
+  /** Leading column of each index. */
+  indexLeads: string[];
+  /** Unique constraints and unique indexes: name and columns. */
+  uniques: { name: string; columns: string[]; constraint: boolean }[];
+  foreignKeys: { name: string; columns: string[]; references: string; referencesTenantTable: boolean }[];
+  /** Columns filled from a sequence (serial, identity). */
+  sequenceColumns: string[];
+  appPrivileges: { select: boolean; insert: boolean; update: boolean; delete: boolean; truncate: boolean; references: boolean; trigger: boolean };
+}
+
+export interface Relation {
+  schema: string;
+  name: string;
+  qualified: string;
+  kind: 'v' | 'm' | 'f';
+  owner: string;
+  ownerBypassesRls: boolean;
+  securityInvoker: boolean;
+  /** Tenant tables it reads. */
+  readsTenantTables: string[];
+  appCanSelect: boolean;
+}
+
+export interface RoleFacts {
+  name: string;
+  superuser: boolean;
+  bypassRls: boolean;
+  /** Relations in the audited schemas this role owns. */
+  owns: string[];
+}
+
+export interface FunctionFacts {
+  signature: string;
+  schema: string;
+  securityDefiner: boolean;
+  pinnedSearchPath: boolean;
+  leakproof: boolean;
+  appCanExecute: boolean;
+  /** Tenant tables its body names (a text match: functions are opaque to the catalog). */
+  mentionsTenantTables: string[];
+  builtIn: boolean;
+  /** Marked as reviewed with COMMENT ON FUNCTION … IS 'rowguard:reviewed …'. */
+  reviewed: boolean;
+}
+
+export interface Catalog {
+  serverVersionNum: number;
+  schemas: string[];
+  tenantColumn: string;
+  tables: Table[];
+  relations: Relation[];
+  functions: FunctionFacts[];
+  appRole: string | null;
+  /** The app role itself, then every role it can become. */
+  appRoles: RoleFacts[];
+  /** Schemas where the app role may CREATE. */
+  appCreateSchemas: string[];
+}
+
+export interface CatalogOptions {
+  schemas?: readonly string[];
+  tenantColumn: string;
+  appRole: string | null;
+}
+
+/**
+ * One read of the catalog: everything the lints look at, gathered with plain SELECTs on
+ * system catalogs (no writes, no locks beyond those).
+ */
+export async function readCatalog(client: pg.ClientBase, { schemas: wanted, tenantColumn, appRole }: CatalogOptions): Promise<Catalog> {
+  const version = Number((await client.query<{ server_version_num: string }>('show server_version_num')).rows[0]!.server_version_num);
+  const schemas = wanted?.length
+    ? [...wanted]
+    : (
+        await client.query<{ nspname: string }>(
+          `select nspname from pg_namespace
+           where nspname not in ('pg_catalog', 'information_schema', 'pg_toast') and nspname not like 'pg\\_temp\\_%' and nspname not like 'pg\\_toast\\_temp\\_%'
+           order by 1`,
+        )
+      ).rows.map((r) => r.nspname);
+
+  const { rows: tableRows } = await client.query(
+    `select c.oid::int, n.nspname as schema, c.relname as name, format('%I.%I', n.nspname, c.relname) as qualified, c.relkind as kind,
+            pg_get_userbyid(c.relowner) as owner, c.relrowsecurity as rls_enabled, c.relforcerowsecurity as rls_forced,
+            exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = $2 and not a.attisdropped) as has_tenant_column,
+            (select format('%I.%I', pn.nspname, p.relname) from pg_inherits i join pg_class p on p.oid = i.inhparent join pg_namespace pn on pn.oid = p.relnamespace
+              where i.inhrelid = c.oid and c.relispartition) as partition_of,
+            array(select a.attname::text from pg_index x join pg_attribute a on a.attrelid = x.indrelid and a.attnum = x.indkey[0] where x.indrelid = c.oid) as index_leads,
+            array(select a.attname::text from pg_attribute a where a.attrelid = c.oid and not a.attisdropped and a.attnum > 0
+                   and (a.attidentity <> '' or pg_get_expr((select d.adbin from pg_attrdef d where d.adrelid = c.oid and d.adnum = a.attnum), c.oid) like 'nextval(%')) as sequence_columns
+     from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where c.relkind in ('r', 'p') and n.nspname = any($1)
+     order by 2, 3`,
+    [schemas, tenantColumn],
+  );
+  const oids = tableRows.map((t) => t.oid as number);
+
+  const { rows: policyRows } = await client.query(
+    `select p.polrelid::int as table_oid, p.polname as name, p.polcmd::text as command, p.polpermissive as permissive,
+            case when p.polroles = '{0}' then array['public'] else array(select rolname::text from pg_roles where oid = any(p.polroles)) end as roles,
+            pg_get_expr(p.polqual, p.polrelid) as using, pg_get_expr(p.polwithcheck, p.polrelid) as check,
+            coalesce((select json_agg(json_build_object('name', f.proname, 'volatility', f.provolatile))
+                      from pg_depend d join pg_proc f on f.oid = d.refobjid
+                      where d.classid = 'pg_policy'::regclass and d.objid = p.oid and d.refclassid = 'pg_proc'::regclass), '[]') as functions
+     from pg_policy p where p.polrelid = any($1)`,
+    [oids],
+  );
+
+  const { rows: constraintRows } = await client.query(
+    `select k.conrelid::int as table_oid, k.conname as name, k.contype as type,
+            array(select a.attname::text from unnest(k.conkey) with ordinality u(n, i) join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.n order by u.i) as columns,
+            case when k.contype = 'f' then format('%I.%I', rn.nspname, r.relname) end as references,
+            k.confrelid::int as references_oid
+     from pg_constraint k left join pg_class r on r.oid = k.confrelid left join pg_namespace rn on rn.oid = r.relnamespace
+     where k.conrelid = any($1) and k.contype in ('u', 'p', 'f')`,
+    [oids],
+  );
+  const { rows: uniqueIndexRows } = await client.query(
+    `select x.indrelid::int as table_oid, i.relname as name,
+            array(select a.attname::text from unnest(x.indkey) with ordinality u(n, k) join pg_attribute a on a.attrelid = x.indrelid and a.attnum = u.n order by u.k) as columns
+     from pg_index x join pg_class i on i.oid = x.indexrelid
+     where x.indrelid = any($1) and x.indisunique and not exists (select 1 from pg_constraint k where k.conindid = x.indexrelid)`,
+    [oids],
+  );
+
+  const privileges = appRole
+    ? (
+        await client.query(
+          `select c.oid::int as table_oid,
+                  has_table_privilege($2, c.oid, 'SELECT') as select, has_table_privilege($2, c.oid, 'INSERT') as insert,
+                  has_table_privilege($2, c.oid, 'UPDATE') as update, has_table_privilege($2, c.oid, 'DELETE') as delete,
+                  has_table_privilege($2, c.oid, 'TRUNCATE') as truncate, has_table_privilege($2, c.oid, 'REFERENCES') as references,
+                  has_table_privilege($2, c.oid, 'TRIGGER') as trigger
+           from pg_class c where c.oid = any($1)`,
+          [oids, appRole],
+        )
+      ).rows
+    : [];
+
+  const tenantOids = new Set(tableRows.filter((t) => t.has_tenant_column).map((t) => t.oid as number));
+  const tables: Table[] = tableRows.map((t) => {
+    const cons = constraintRows.filter((k) => k.table_oid === t.oid);
+    const priv = privileges.find((p) => p.table_oid === t.oid);
+    return {
+      oid: t.oid,
+      schema: t.schema,
+      name: t.name,
+      qualified: t.qualified,
+      kind: t.kind,
+      owner: t.owner,
+      rlsEnabled: t.rls_enabled,
+      rlsForced: t.rls_forced,
+      hasTenantColumn: t.has_tenant_column,
+      partitionOf: t.partition_of,
+      policies: policyRows.filter((p) => p.table_oid === t.oid).map((p) => ({ name: p.name, command: p.command, permissive: p.permissive, roles: p.roles, using: p.using, check: p.check, functions: p.functions })),
+      indexLeads: t.index_leads,
+      uniques: [
+        ...cons.filter((k) => k.type !== 'f').map((k) => ({ name: k.name, columns: k.columns, constraint: true })),
+        ...uniqueIndexRows.filter((x) => x.table_oid === t.oid).map((x) => ({ name: x.name, columns: x.columns, constraint: false })),
+      ],
+      foreignKeys: cons.filter((k) => k.type === 'f').map((k) => ({ name: k.name, columns: k.columns, references: k.references, referencesTenantTable: tenantOids.has(k.references_oid) })),
+      sequenceColumns: t.sequence_columns,
+      appPrivileges: priv
+        ? { select: priv.select, insert: priv.insert, update: priv.update, delete: priv.delete, truncate: priv.truncate, references: priv.references, trigger: priv.trigger }
+        : { select: false, insert: false, update: false, delete: false, truncate: false, references: false, trigger: false },
+    };
+  });
+
+  const { rows: relationRows } = await client.query(
+    `select n.nspname as schema, c.relname as name, format('%I.%I', n.nspname, c.relname) as qualified, c.relkind as kind,
+            pg_get_userbyid(c.relowner) as owner, (o.rolsuper or o.rolbypassrls) as owner_bypasses,
+            coalesce(c.reloptions::text[] && array['security_invoker=true', 'security_invoker=on', 'security_invoker=1'], false) as security_invoker,
+            array(select distinct format('%I.%I', tn.nspname, t.relname) from pg_rewrite r join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = r.oid
+                   join pg_class t on t.oid = d.refobjid join pg_namespace tn on tn.oid = t.relnamespace
+                   where r.ev_class = c.oid and t.oid <> c.oid and t.oid = any($2)) as reads,
+            case when $3::text is null then false else has_table_privilege($3, c.oid, 'SELECT') end as app_can_select
+     from pg_class c join pg_namespace n on n.oid = c.relnamespace join pg_roles o on o.oid = c.relowner
+     where c.relkind in ('v', 'm', 'f') and n.nspname = any($1)`,
+    [schemas, [...tenantOids], appRole],
+  );
+
+  const tenantNames = tables.filter((t) => t.hasTenantColumn).map((t) => t.name);
+  const { rows: functionRows } = await client.query(
+    `select p.oid::regprocedure::text as signature, n.nspname as schema, p.prosecdef as security_definer,
+            exists (select 1 from unnest(coalesce(p.proconfig, '{}')) s where s like 'search\\_path=%') as pinned,
+            p.proleakproof as leakproof, p.prosrc as source,
+            case when $2::text is null then false else has_function_privilege($2, p.oid, 'EXECUTE') end as app_can_execute,
+            n.nspname in ('pg_catalog', 'information_schema') as built_in,
+            coalesce(obj_description(p.oid, 'pg_proc'), '') like 'rowguard:reviewed%' as reviewed
+     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+     where (n.nspname = any($1) or (p.proleakproof and n.nspname <> 'pg_catalog'))`,
+    [schemas, appRole],
+  );
+  const functions: FunctionFacts[] = functionRows.map((f) => ({
+    signature: f.signature,
+    schema: f.schema,
+    securityDefiner: f.security_definer,
+    pinnedSearchPath: f.pinned,
+    leakproof: f.leakproof,
+    appCanExecute: f.app_can_execute,
+    mentionsTenantTables: tenantNames.filter((name) => new RegExp(`\\b${name}\\b`, 'i').test(f.source ?? '')),
+    builtIn: f.built_in,
+    reviewed: f.reviewed,
+  }));
+
+  let appRoles: RoleFacts[] = [];
+  let appCreateSchemas: string[] = [];
+  if (appRole) {
+    const { rows } = await client.query(
+      `select r.rolname as name, r.rolsuper as superuser, r.rolbypassrls as bypass_rls,
+              array(select format('%I.%I', n.nspname, c.relname) from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                    where c.relowner = r.oid and c.relkind in ('r', 'p', 'v', 'm', 'f') and n.nspname = any($2) order by 1) as owns
+       from pg_roles r where pg_has_role($1, r.oid, 'MEMBER') order by r.rolname <> $1, r.rolname`,
+      [appRole, schemas],
+    );
+    appRoles = rows.map((r) => ({ name: r.name, superuser: r.superuser, bypassRls: r.bypass_rls, owns: r.owns }));
+    appCreateSchemas = (
+      await client.query<{ nspname: string }>(`select nspname from pg_namespace where nspname = any($2) and has_schema_privilege($1, oid, 'CREATE') order by 1`, [appRole, schemas])
+    ).rows.map((r) => r.nspname);
+  }
+
+  return {
+    serverVersionNum: version,
+    schemas,
+    tenantColumn,
+    tables,
+    relations: relationRows.map((r) => ({
+      schema: r.schema,
+      name: r.name,
+      qualified: r.qualified,
+      kind: r.kind,
+      owner: r.owner,
+      ownerBypassesRls: r.owner_bypasses,
+      securityInvoker: r.security_invoker,
+      readsTenantTables: r.reads,
+      appCanSelect: r.app_can_select,
+    })),
+    functions,
+    appRole,
+    appRoles,
+    appCreateSchemas,
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * Reading policy expressions as PostgreSQL prints them (pg_get_expr), e.g.
+ * ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)).
+ */
+
+/** The expression without the parentheses that wrap all of it. */
+function unwrap(expression: string): string {
+  let e = expression.trim();
+  while (e.startsWith('(') && closingOf(e, 0) === e.length - 1) e = e.slice(1, -1).trim();
+  return e;
+}
+
+function closingOf(text: string, open: number): number {
+  let depth = 0;
+  let quoted = false;
+  for (let i = open; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === "'") quoted = !quoted;
+    if (quoted) continue;
+    if (ch === '(') depth++;
+    if (ch === ')' && --depth === 0) return i;
+  }
+  return -1;
+}
+
+/** The branches of a top-level OR; one branch when there is none. */
+export function orBranches(expression: string): string[] {
+  const e = unwrap(expression);
+  const branches: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < e.length; i++) {
+    const ch = e[i];
+    if (ch === "'") quoted = !quoted;
+    if (quoted) continue;
+    if (ch === '(') depth++;
+    if (ch === ')') depth--;
+    if (depth === 0 && e.startsWith(' OR ', i)) {
+      branches.push(e.slice(start, i));
+      start = i + 4;
+    }
+  }
+  branches.push(e.slice(start));
+  return branches.map((b) => b.trim());
+}
+
+export function mentionsColumn(expression: string, column: string): boolean {
+  return new RegExp(`(^|[^\\w.])"?${column}"?([^\\w]|$)`).test(expression);
+}
+
+/** The column compared through a cast, e.g. (tenant_id)::text: the index on it cannot be used. */
+export function castsColumn(expression: string, column: string): boolean {
+  return new RegExp(`\\(?"?${column}"?\\)?::`).test(expression);
+}
+
+export interface SettingRead {
+  name: string;
+  missingOk: boolean;
+  /** Wrapped in NULLIF(…, '') so an unset setting reads as NULL, not as an invalid ''. */
+  emptyGuarded: boolean;
+}
+
+export function settingsRead(expression: string): SettingRead[] {
+  const reads: SettingRead[] = [];
+  const pattern = /current_setting\('([^']+)'(?:::text)?(\s*,\s*(true|false))?\)/gi;
+  for (const match of expression.matchAll(pattern)) {
+    const before = expression.slice(Math.max(0, match.index - 9), match.index);
+    reads.push({ name: match[1]!, missingOk: match[3]?.toLowerCase() === 'true', emptyGuarded: /NULLIF\($/i.test(before) });
+  }
+  return reads;
+}
+
+/** Compares to the connected role: isolates nothing when every request uses one role. */
+export function usesCurrentUser(expression: string): boolean {
+  return /\b(CURRENT_USER|SESSION_USER|CURRENT_ROLE)\b/.test(expression.replace(/'[^']*'/g, "''"));
+}
