@@ -27,7 +27,7 @@ export interface Table {
   /** Leading column of each index. */
   indexLeads: string[];
   /** Unique constraints and unique indexes: name and columns. */
-  uniques: { name: string; columns: string[]; constraint: boolean }[];
+  uniques: { name: string; columns: string[]; constraint: boolean; primaryKey: boolean }[];
   foreignKeys: { name: string; columns: string[]; references: string; referencesTenantTable: boolean }[];
   /** Columns filled from a sequence (serial, identity). */
   sequenceColumns: string[];
@@ -181,8 +181,8 @@ export async function readCatalog(client: pg.ClientBase, { schemas: wanted, tena
       policies: policyRows.filter((p) => p.table_oid === t.oid).map((p) => ({ name: p.name, command: p.command, permissive: p.permissive, roles: p.roles, using: p.using, check: p.check, functions: p.functions })),
       indexLeads: t.index_leads,
       uniques: [
-        ...cons.filter((k) => k.type !== 'f').map((k) => ({ name: k.name, columns: k.columns, constraint: true })),
-        ...uniqueIndexRows.filter((x) => x.table_oid === t.oid).map((x) => ({ name: x.name, columns: x.columns, constraint: false })),
+        ...cons.filter((k) => k.type !== 'f').map((k) => ({ name: k.name, columns: k.columns, constraint: true, primaryKey: k.type === 'p' })),
+        ...uniqueIndexRows.filter((x) => x.table_oid === t.oid).map((x) => ({ name: x.name, columns: x.columns, constraint: false, primaryKey: false })),
       ],
       foreignKeys: cons.filter((k) => k.type === 'f').map((k) => ({ name: k.name, columns: k.columns, references: k.references, referencesTenantTable: tenantOids.has(k.references_oid) })),
       sequenceColumns: t.sequence_columns,

@@ -12,6 +12,7 @@ import { setupRoles } from '../schema/roles.js';
 import { tenantTableSql } from '../schema/tenant-table.js';
 import { startService } from '../service.js';
 import { auditCommand } from './audit-command.js';
+import { probeCommand } from './probe-command.js';
 import { mintToken } from './mint-token.js';
 import { createKernel, type Kernel } from '../db/kernel.js';
 import { createPool } from '../db/pool.js';
@@ -40,6 +41,10 @@ Commands:
       --tenant-column NAME     (default tenant_id)   --schema NAME (repeatable; default all)
       --format text|json|sarif|html   --fail-on error|warn   --fix-sql (print one fixing migration)
       exit codes: 0 clean, 1 findings at --fail-on or above, 2 could not audit
+  probe OWNER_URL --app-url APP_URL
+                             attack isolation as the app role, always rolled back (owner must read every row)
+      --tenant-column NAME  --schema NAME  --format text|json
+      exit codes: 0 no leak, 1 a leak, 2 could not probe
   tenant-table TABLE         print the SQL that makes TABLE a tenant table
       --tenant-column NAME     (default tenant_id)
       --app-role NAME --system-role NAME   role names (default: psql variables)
@@ -68,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
       format: { type: 'string' },
       'fail-on': { type: 'string' },
       'fix-sql': { type: 'boolean' },
+      'app-url': { type: 'string' },
       demo: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -87,6 +93,8 @@ async function main(argv: string[]): Promise<number> {
       return demoCommand(config());
     case 'worker':
       return workerCommand(config());
+    case 'probe':
+      return probeCommand({ ownerUrl: rest[0], appUrl: values['app-url'], tenantColumn: values['tenant-column'], schemas: values.schema, format: values.format });
     case 'audit':
       return auditCommand({
         url: rest[0] ?? process.env.ROWGUARD_DATABASE_URL,

@@ -14,7 +14,7 @@ export const appRoleExcessPrivileges: Lint = {
         id: 'app-role-excess-privileges',
         severity: 'error',
         object: table.qualified,
-        message: `The app role holds ${held.map((p) => p.toUpperCase()).join(', ')}, which ignore row-level security (TRUNCATE empties every tenant; REFERENCES and TRIGGER reach other tenants' rows).`,
+        message: `The app role holds ${held.map((p) => p.toUpperCase()).join(', ')}. These privileges ignore row-level security: TRUNCATE empties every tenant, REFERENCES and TRIGGER reach other tenants' rows.`,
         fix: `revoke ${held.join(', ')} on ${table.qualified} from "${catalog.appRole}";`,
       });
     }

@@ -11,6 +11,6 @@ export const sequenceIds: Lint = {
         id: 'sequence-ids',
         severity: 'info' as const,
         object: t.qualified,
-        message: `${t.sequenceColumns.join(', ')} come from a sequence shared by all tenants: the numbers a tenant sees reveal how much the others create. Prefer UUIDs.`,
+        message: `Values of ${t.sequenceColumns.join(', ')} come from a sequence shared by all tenants: the numbers a tenant sees reveal how much the others create. Prefer UUIDs.`,
       })),
 };

@@ -10,7 +10,8 @@ export const settingNotGuarded: Lint = {
     for (const table of tenantTables(catalog)) {
       for (const policy of table.policies) {
         const reads = [policy.using, policy.check].flatMap((e) => (e ? settingsRead(e) : []));
-        const bad = reads.find((r) => !r.missingOk || !r.emptyGuarded);
+        // A read that errors (no missing_ok) matters more than one without the '' guard.
+        const bad = reads.find((r) => !r.missingOk) ?? reads.find((r) => !r.emptyGuarded);
         if (!bad) continue;
         findings.push({
           id: 'setting-not-guarded',

@@ -15,7 +15,7 @@ export const uniqueWithoutTenant: Lint = {
           object: `${table.qualified} ${unique.constraint ? 'constraint' : 'index'} ${unique.name}`,
           message: `Uniqueness is checked across tenants: an insert that fails tells one tenant that another has that ${unique.columns.join(', ')} (an existence oracle).`,
           fix: unique.constraint
-            ? `alter table ${table.qualified} drop constraint "${unique.name}", add unique ("${catalog.tenantColumn}", ${unique.columns.map((c) => `"${c}"`).join(', ')});`
+            ? `alter table ${table.qualified} drop constraint "${unique.name}", add ${unique.primaryKey ? 'primary key' : 'unique'} ("${catalog.tenantColumn}", ${unique.columns.map((c) => `"${c}"`).join(', ')});`
             : `drop index "${table.schema}"."${unique.name}"; create unique index on ${table.qualified} ("${catalog.tenantColumn}", ${unique.columns.map((c) => `"${c}"`).join(', ')});`,
         });
       }

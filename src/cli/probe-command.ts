@@ -1,0 +1,55 @@
+import pg from 'pg';
+import { RowguardError } from '../errors.js';
+import { runProbe, type ProbeReport } from '../probe/run-probe.js';
+
+export interface ProbeCommandOptions {
+  ownerUrl: string | undefined;
+  appUrl: string | undefined;
+  tenantColumn?: string;
+  schemas?: string[];
+  format?: string;
+}
+
+function formatText(report: ProbeReport): string {
+  const lines: string[] = [];
+  for (const r of report.results) {
+    const mark = r.status === 'pass' ? 'PASS' : r.status === 'fail' ? 'FAIL' : 'SKIP';
+    lines.push(`${mark}  ${r.object}${r.reason ? `  (not probed: ${r.reason})` : ''}`);
+    for (const failure of r.failures) lines.push(`      ${failure}`);
+  }
+  const { pass, fail, notProbed } = report.summary;
+  lines.push('', `${pass} passed, ${fail} failed, ${notProbed} not probed${fail === 0 ? ' — no leak found' : ' — TENANT DATA LEAKS'}`);
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * rowguard probe: an active cross-tenant attack as the app role, always rolled back.
+ * Exit codes: 0 no leak, 1 a leak, 2 the probe could not run.
+ */
+export async function probeCommand(options: ProbeCommandOptions): Promise<number> {
+  const { ownerUrl, appUrl, format = 'text' } = options;
+  const clients: pg.Client[] = [];
+  try {
+    if (!ownerUrl || !appUrl) throw new RowguardError('CONFIG_INVALID', 'probe needs an owner URL that reads every row and --app-url: rowguard probe postgres://… --app-url postgres://…');
+    if (format !== 'text' && format !== 'json') throw new RowguardError('CONFIG_INVALID', '--format must be text or json');
+    for (const url of [ownerUrl, appUrl]) {
+      const client = new pg.Client({ connectionString: url, application_name: 'rowguard probe' });
+      await client.connect();
+      clients.push(client);
+    }
+    const report = await runProbe(clients[0]!, clients[1]!, {
+      tenantColumn: options.tenantColumn,
+      schemas: options.schemas,
+      onProgress: (object, index, total) => process.stderr.write(`probing ${index}/${total} ${object}\n`),
+    });
+    process.stdout.write(format === 'json' ? JSON.stringify({ version: 1, ...report }, null, 2) + '\n' : formatText(report));
+    return report.summary.fail > 0 ? 1 : 0;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const code = error instanceof RowguardError ? ` [${error.code}]` : '';
+    console.error(`rowguard: ${message.split('\n')[0]}${code}`);
+    return 2;
+  } finally {
+    await Promise.allSettled(clients.map((c) => c.end()));
+  }
+}

@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { quoteIdent, quoteLiteral } from '../db/quote.js';
+
+export interface ProbeOptions {
+  tenantColumn?: string;
+  /** The setting policies read for the tenant. */
+  setting?: string;
+  schemas?: readonly string[];
+  onProgress?: (object: string, index: number, total: number) => void;
+}
+
+export interface ProbeResult {
+  object: string;
+  kind: 'table' | 'view' | 'roles';
+  status: 'pass' | 'fail' | 'not-probed';
+  /** What leaked or was allowed; empty on pass. */
+  failures: string[];
+  /** Why it was not probed. */
+  reason?: string;
+}
+
+export interface ProbeReport {
+  results: ProbeResult[];
+  summary: { pass: number; fail: number; notProbed: number };
+}
+
+/** Settings applications commonly use to switch RLS off; none may widen what the app role sees. */
+const BYPASS_SETTINGS = ['app.bypass_rls', 'app.bypass', 'app.is_admin', 'app.admin', 'app.superuser', 'app.role', 'rls.bypass', 'rowguard.bypass'];
+const SQLSTATE_INSUFFICIENT_PRIVILEGE = '42501';
+
+interface Target {
+  schema: string;
+  name: string;
+  kind: 'table' | 'view';
+}
+
+/**
+ * Attacks isolation as the app role: for each tenant table and each view over one that holds
+ * rows of two tenants, tries to read, write and escape across tenants. Every attempt runs in
+ * a transaction that is rolled back, so the database is left as it was. `owner` must be able
+ * to read every row (a superuser or BYPASSRLS role) to learn which tenants exist.
+ */
+export async function runProbe(owner: pg.ClientBase, app: pg.ClientBase, options: ProbeOptions = {}): Promise<ProbeReport> {
+  const { tenantColumn = 'tenant_id', setting = 'app.tenant_id', schemas = [], onProgress } = options;
+  const { rows: targets } = await owner.query<Target>(
+    `select n.nspname as schema, c.relname as name, case when c.relkind in ('r', 'p') then 'table' else 'view' end as kind
+     from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     join pg_attribute a on a.attrelid = c.oid and a.attname = $1 and not a.attisdropped
+     where c.relkind in ('r', 'p', 'v', 'm') and not c.relispartition
+       and n.nspname not in ('pg_catalog', 'information_schema') and (cardinality($2::text[]) = 0 or n.nspname = any($2))
+     order by 3, 1, 2`,
+    [tenantColumn, schemas],
+  );
+  const results: ProbeResult[] = [];
+  for (const [index, target] of targets.entries()) {
+    const object = `${target.schema}.${target.name}`;
+    onProgress?.(object, index + 1, targets.length);
+    results.push(await probeObject(owner, app, target, { tenantColumn, setting }));
+  }
+  results.push(await probeRoleEscapes(app));
+  return {
+    results,
+    summary: {
+      pass: results.filter((r) => r.status === 'pass').length,
+      fail: results.filter((r) => r.status === 'fail').length,
+      notProbed: results.filter((r) => r.status === 'not-probed').length,
+    },
+  };
+}
+
+async function probeObject(owner: pg.ClientBase, app: pg.ClientBase, target: Target, { tenantColumn, setting }: { tenantColumn: string; setting: string }): Promise<ProbeResult> {
+  const object = `${target.schema}.${target.name}`;
+  const relation = `${quoteIdent(target.schema)}.${quoteIdent(target.name)}`;
+  const column = quoteIdent(tenantColumn);
+  const { rows: tenants } = await owner.query<{ tenant: string; n: number }>(
+    `select ${column}::text as tenant, count(*)::int as n from ${relation} where ${column} is not null group by 1 order by 2 desc limit 2`,
+  );
+  if (tenants.length < 2) {
+    return { object, kind: target.kind, status: 'not-probed', failures: [], reason: `needs rows of two tenants; the owner connection sees ${tenants.length}` };
+  }
+  const [a, b] = tenants as [{ tenant: string; n: number }, { tenant: string; n: number }];
+  const failures: string[] = [];
+  const context = (tenant: string) => `set local ${setting} = ${quoteLiteral(tenant)}`;
+
+  await app.query('begin');
+  try {
+    // Each attempt is undone whatever its outcome: a SET LOCAL or a write that succeeded would
+    // otherwise survive RELEASE SAVEPOINT and colour every attempt after it.
+    const attempt = async <T>(fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; code: string }> => {
+      await app.query('savepoint probe');
+      try {
+        return { ok: true, value: await fn() };
+      } catch (error) {
+        return { ok: false, code: (error as { code?: string }).code ?? 'error' };
+      } finally {
+        await app.query('rollback to savepoint probe');
+      }
+    };
+    const visible = async () => (await app.query<{ n: number; foreign: number }>(`select count(*)::int as n, count(*) filter (where ${column}::text <> current_setting(${quoteLiteral(setting)}, true))::int as foreign from ${relation}`)).rows[0]!;
+
+    const none = await attempt(async () => (await app.query<{ n: number }>(`select count(*)::int as n from ${relation}`)).rows[0]!.n);
+    if (none.ok && none.value > 0) failures.push(`without a tenant context ${none.value} rows are visible`);
+
+    for (const tenant of [a, b]) {
+      const seen = await attempt(async () => {
+        await app.query(context(tenant.tenant));
+        return visible();
+      });
+      if (seen.ok && seen.value.foreign > 0) failures.push(`as tenant ${tenant.tenant} ${seen.value.foreign} rows of other tenants are visible`);
+      if (seen.ok && seen.value.n !== tenant.n) failures.push(`as tenant ${tenant.tenant} ${seen.value.n} rows are visible, not its ${tenant.n}`);
+    }
+    const unknown = await attempt(async () => {
+      await app.query(context(randomUUID()));
+      return (await app.query<{ n: number }>(`select count(*)::int as n from ${relation}`)).rows[0]!.n;
+    });
+    if (unknown.ok && unknown.value > 0) failures.push(`an unknown tenant sees ${unknown.value} rows`);
+
+    for (const name of BYPASS_SETTINGS) {
+      const widened = await attempt(async () => {
+        await app.query(context(a.tenant));
+        await app.query(`set local ${name} = 'on'`);
+        return visible();
+      });
+      if (widened.ok && widened.value.foreign > 0) failures.push(`setting ${name} = on shows other tenants' rows`);
+    }
+
+    if (target.kind === 'table') {
+      const { rows: sample } = await owner.query(`select to_jsonb(t) as row from ${relation} t where ${column}::text = $1 limit 1`, [a.tenant]);
+      const copy = { ...(sample[0]!.row as Record<string, unknown>), [tenantColumn]: b.tenant };
+      const inserted = await attempt(async () => {
+        await app.query(context(a.tenant));
+        await app.query(`insert into ${relation} select * from jsonb_populate_record(null::${relation}, $1)`, [JSON.stringify(copy)]);
+      });
+      if (inserted.ok) failures.push(`as tenant ${a.tenant} a row of tenant ${b.tenant} could be inserted`);
+      const moved = await attempt(async () => {
+        await app.query(context(a.tenant));
+        return (await app.query(`update ${relation} set ${column} = $1 where ${column}::text = $2`, [b.tenant, a.tenant])).rowCount ?? 0;
+      });
+      if (moved.ok && moved.value > 0) failures.push(`as tenant ${a.tenant} its rows could be moved to tenant ${b.tenant}`);
+      for (const verb of ['update', 'delete'] as const) {
+        const touched = await attempt(async () => {
+          await app.query(context(a.tenant));
+          const sql = verb === 'update' ? `update ${relation} set ${column} = ${column} where ${column}::text = $1` : `delete from ${relation} where ${column}::text = $1`;
+          return (await app.query(sql, [b.tenant])).rowCount ?? 0;
+        });
+        if (touched.ok && touched.value > 0) failures.push(`as tenant ${a.tenant} an ${verb} touched ${touched.value} rows of tenant ${b.tenant}`);
+        if (!touched.ok && touched.code !== SQLSTATE_INSUFFICIENT_PRIVILEGE) failures.push(`a ${verb} of another tenant's rows failed unexpectedly (${touched.code})`);
+      }
+    }
+  } finally {
+    await app.query('rollback');
+  }
+  return { object, kind: target.kind, status: failures.length ? 'fail' : 'pass', failures };
+}
+
+/** SET ROLE to every role the app role can name must be refused, or lead nowhere new. */
+async function probeRoleEscapes(app: pg.ClientBase): Promise<ProbeResult> {
+  const failures: string[] = [];
+  const { rows } = await app.query<{ rolname: string; bypasses: boolean }>(
+    `select r.rolname, (r.rolsuper or r.rolbypassrls or exists (select 1 from pg_class c where c.relowner = r.oid and c.relkind in ('r', 'p'))) as bypasses
+     from pg_roles r where r.rolname <> current_user and r.rolname not like 'pg\\_%' order by 1`,
+  );
+  await app.query('begin');
+  try {
+    for (const role of rows) {
+      await app.query('savepoint probe');
+      try {
+        await app.query(`set local role ${quoteIdent(role.rolname)}`);
+        // Becoming a plain role changes nothing; becoming one that bypasses RLS or owns tables does.
+        if (role.bypasses) failures.push(`the app role can SET ROLE ${role.rolname}, which bypasses row-level security or owns tables`);
+      } catch {
+        // refused: as it should be
+      } finally {
+        await app.query('rollback to savepoint probe');
+      }
+    }
+  } finally {
+    await app.query('rollback');
+  }
+  return { object: 'SET ROLE to other roles', kind: 'roles', status: failures.length ? 'fail' : 'pass', failures };
+}

@@ -1,0 +1,98 @@
+import { spawnSync } from 'node:child_process';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runProbe } from '../../src/probe/run-probe.js';
+import { TEST_ROLES } from '../helpers/cluster.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { seedTenant } from '../helpers/fixtures.js';
+
+let db: TestDatabase;
+let admin: pg.Client;
+let app: pg.Client;
+
+/** A fingerprint of every row of every table in the audited schemas. */
+async function contents(): Promise<Record<string, string>> {
+  const { rows: tables } = await admin.query<{ t: string }>(
+    `select format('%I.%I', n.nspname, c.relname) as t from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where c.relkind = 'r' and n.nspname in ('public', 'leaky') order by 1`,
+  );
+  const out: Record<string, string> = {};
+  for (const { t } of tables) out[t] = (await admin.query(`select coalesce(md5(string_agg(x::text, '|' order by x::text)), '') as h from ${t} x`)).rows[0].h;
+  return out;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  admin = new pg.Client({ connectionString: db.superuserUrl });
+  await admin.connect();
+  app = await db.appClient();
+  const owner = await db.ownerClient();
+  await seedTenant(owner, app, TEST_ROLES.system);
+  await seedTenant(owner, app, TEST_ROLES.system);
+});
+afterAll(async () => {
+  await admin.end();
+  await db.close();
+});
+
+describe('rowguard probe', () => {
+  it("passes on Rowguard's own schema and leaves every table exactly as it was", async () => {
+    const before = await contents();
+    const progress: string[] = [];
+    const report = await runProbe(admin, app, { schemas: ['public'], onProgress: (object) => progress.push(object) });
+    expect(report.results.filter((r) => r.status === 'fail')).toEqual([]);
+    const passed = report.results.filter((r) => r.status === 'pass').map((r) => r.object);
+    expect(passed).toEqual(expect.arrayContaining(['public.projects', 'public.tasks', 'public.invoices', 'public.project_summaries', 'SET ROLE to other roles']));
+    expect(progress.length).toBeGreaterThan(10);
+    expect(await contents()).toEqual(before);
+  });
+
+  it('reports objects without rows of two tenants as not probed, with the reason', async () => {
+    const report = await runProbe(admin, app, { schemas: ['public'] });
+    const skipped = report.results.filter((r) => r.status === 'not-probed');
+    for (const r of skipped) expect(r.reason).toMatch(/two tenants/);
+  });
+
+  describe('on a leaky database', () => {
+    beforeAll(async () => {
+      await admin.query(`
+        create schema leaky;
+        grant usage on schema leaky to ${TEST_ROLES.app};
+        -- the seeds' near-leak: a view that reads as a superuser owner
+        create view leaky.all_projects as select tenant_id, id, name from public.projects;
+        grant select on leaky.all_projects to ${TEST_ROLES.app};
+        -- a table without FORCE, reached through its owner
+        create table leaky.notes (tenant_id uuid not null, id serial, body text, primary key (tenant_id, id));
+        alter table leaky.notes enable row level security;
+        create policy tenant on leaky.notes using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+        insert into leaky.notes (tenant_id, body) select id, 'secret of ' || name from public.tenants;
+        alter table leaky.notes owner to ${TEST_ROLES.app};`);
+    });
+    afterAll(async () => {
+      await admin.query('drop schema leaky cascade');
+    });
+
+    it('fails, naming what leaked, and still changes nothing', async () => {
+      const before = await contents();
+      const report = await runProbe(admin, app, { schemas: ['leaky'] });
+      const failed = Object.fromEntries(report.results.filter((r) => r.status === 'fail').map((r) => [r.object, r.failures]));
+      expect(Object.keys(failed).sort()).toEqual(['leaky.all_projects', 'leaky.notes']);
+      expect(failed['leaky.all_projects']).toContainEqual(expect.stringMatching(/without a tenant context \d+ rows are visible/));
+      expect(failed['leaky.notes']).toContainEqual(expect.stringMatching(/rows of other tenants are visible/));
+      expect(await contents()).toEqual(before);
+    });
+
+    it('exits 1 from the command line, with PASS/FAIL per object', () => {
+      const run = (schema: string) =>
+        spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'probe', db.superuserUrl, '--app-url', db.appUrl, '--schema', schema], { encoding: 'utf8' });
+      const leaky = run('leaky');
+      expect(leaky.status).toBe(1);
+      expect(leaky.stdout).toMatch(/^FAIL {2}leaky\.notes$/m);
+      expect(leaky.stdout).toMatch(/TENANT DATA LEAKS/);
+      expect(leaky.stderr).toMatch(/probing 1\/2/);
+      const clean = run('public');
+      expect(clean.status).toBe(0);
+      expect(clean.stdout).toMatch(/0 failed/);
+    });
+  });
+});
