@@ -55,6 +55,12 @@ const CASES: Record<string, Case> = {
   'CREATE on a schema for the app role': { lint: 'app-role-excess-privileges', setup: 'grant create on schema {s} to {app};' },
   'a view reading as a superuser owner': { lint: 'view-runs-as-owner', setup: 'create view {s}.v as select * from {s}.t; grant select on {s}.v to {app};' },
   'a readable materialized view': { lint: 'unprotected-relation', setup: 'create materialized view {s}.m as select * from {s}.t; grant select on {s}.m to {app};' },
+  'a readable foreign table': {
+    lint: 'unprotected-relation',
+    setup: `create extension if not exists file_fdw; create server files_{s} foreign data wrapper file_fdw;
+            create foreign table {s}.imported (tenant_id uuid, note text) server files_{s} options (filename '/dev/null');
+            grant select on {s}.imported to {app};`,
+  },
   'a partition without its own policy': {
     lint: 'partition-without-policy',
     setup: `create table {s}.p (tenant_id uuid not null, id uuid not null, primary key (tenant_id, id)) partition by hash (tenant_id);
