@@ -57,6 +57,8 @@ export async function benchDatabase({ tenants, rows, log }: { tenants: number; r
      select t.id, 'p' || g, now() - g * interval '1 second' from (select id from tenants order by name offset 1) t, generate_series(1, $1) g`,
     [each],
   );
+  // One member per tenant, so a JWT for ('bench-user', tenant) passes the membership check.
+  await owner.query(`insert into team_members (tenant_id, user_id, email, role) select id, 'bench-user', 'bench@example.test', 'owner' from tenants`);
   await owner.query('reset role');
   // The floor: the same rows and indexes, no row-level security.
   await owner.query(`create table projects_plain (like projects including defaults including indexes)`);
@@ -70,7 +72,11 @@ export async function benchDatabase({ tenants, rows, log }: { tenants: number; r
   const admin = new pg.Client({ connectionString: inDatabase.toString() });
   await admin.connect();
   await admin.query('insert into projects_plain select * from projects');
-  await admin.query('vacuum analyze projects_plain');
+  // The HTTP floor route checks membership without RLS too.
+  await admin.query('create table team_members_plain as select * from team_members; alter table team_members_plain add primary key (tenant_id, id)');
+  await admin.query('create unique index on team_members_plain (tenant_id, user_id)');
+  await admin.query(`grant select on team_members_plain, tenants to ${BENCH_ROLES.appRole}`);
+  await admin.query('vacuum analyze projects_plain, team_members_plain');
   const version = (await admin.query<{ server_version: string }>('show server_version')).rows[0]!.server_version;
   const settings = Object.fromEntries(
     (await admin.query<{ name: string; setting: string }>(`select name, setting from pg_settings where name in ('shared_buffers', 'max_connections', 'synchronous_commit', 'work_mem')`)).rows.map((r) => [r.name, r.setting]),

@@ -80,6 +80,14 @@ describe('cost of tenant scoping on the wire', () => {
     expect(counter.take()).toEqual({ statements: 2, roundTrips: 1, writes: 1 });
   });
 
+  it('withTenant ending with queryAndCommit: the last statement carries the COMMIT', async () => {
+    await kernel.withTenant(tenant, async (tx) => {
+      await tx.query('select count(*) from tasks');
+      await tx.queryAndCommit('select * from projects where id = $1', [projectId]);
+    });
+    expect(counter.take()).toEqual({ statements: 5, roundTrips: 2, writes: 2 });
+  });
+
   it('a transaction whose function sends nothing sends nothing', async () => {
     await kernel.withTenant(tenant, async () => 'no queries');
     expect(counter.take()).toEqual({ statements: 0, roundTrips: 0, writes: 0 });

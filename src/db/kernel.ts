@@ -115,9 +115,9 @@ export function createKernel({
       if (tenantContext === 'set-config') {
         // Statements before one Sync form an implicit transaction: the setting ends at the
         // Sync, so no BEGIN or COMMIT is needed. (SET LOCAL there would log a warning.)
-        return new ScopedTransaction(appPool, [setContext(tenantId)], options).queryAndCommit(text, values, []);
+        return new ScopedTransaction(appPool, [setContext(tenantId)], options).queryAndClose(text, values, []);
       }
-      return new ScopedTransaction(appPool, tenantOpening(tenantId), options).queryAndCommit(text, values, [{ text: 'COMMIT' }]);
+      return new ScopedTransaction(appPool, tenantOpening(tenantId), options).queryAndCommit(text, values);
     },
 
     withoutTenant(fn) {

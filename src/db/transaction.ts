@@ -9,6 +9,11 @@ import { StatementCache } from './statement-cache.js';
 export interface Transaction {
   /** Runs one parameterized statement ($1, $2, …) in this transaction. */
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+  /**
+   * Runs the transaction's last statement and commits in the same round trip (one round trip
+   * less than query + commit). The transaction is over afterwards.
+   */
+  queryAndCommit<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
 }
 
 export interface TransactionOptions {
@@ -47,7 +52,12 @@ export class ScopedTransaction implements Transaction {
    * (COMMIT, or nothing when the opening has no BEGIN and Sync ends an implicit transaction)
    * leave in one write and come back in one round trip.
    */
-  async queryAndCommit<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  queryAndCommit<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
+    return this.queryAndClose<R>(text, values, [{ text: 'COMMIT' }]);
+  }
+
+  /** The statement and `closing` (COMMIT, or nothing for an implicit transaction) in one round trip. */
+  async queryAndClose<R extends pg.QueryResultRow = pg.QueryResultRow>(
     text: string,
     values: readonly unknown[] | undefined,
     closing: readonly PipelineStatement[],

@@ -88,8 +88,9 @@ export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, d
   const json = (s: z.ZodType) => ({ 'application/json': { schema: s } });
   const errors = problemSchemas;
 
+  // The read is the transaction's last statement: it carries the COMMIT (one round trip less).
   const readRow = async ({ tx }: Scope, id: string): Promise<Row> => {
-    const { rows } = await tx.query(`select ${columns} from ${table} where id = $1`, [id]);
+    const { rows } = await tx.queryAndCommit(`select ${columns} from ${table} where id = $1`, [id]);
     if (!rows[0]) throw notFound();
     return rows[0];
   };
@@ -140,7 +141,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, d
         }
         values.push(query.limit + 1);
         const where = conditions.length ? `where ${conditions.join(' and ')}` : '';
-        const { rows } = await scope.tx.query(
+        const { rows } = await scope.tx.queryAndCommit(
           `select ${columns}, ${CURSOR_COLUMN} from ${table} ${where} order by created_at desc, id desc limit $${values.length}`,
           values,
         );

@@ -1,0 +1,44 @@
+// The service for the HTTP benchmark, in its own process so that the load generator does not
+// share its event loop. Adds two comparison routes behind the same middleware:
+//   GET /bench/hello                 the HTTP ceiling: no auth, no database
+//   GET /v1/_floor/projects/:id      the floor: same JWT auth and membership check, then the
+//                                    V0 query (explicit tenant filter, table without RLS)
+import { serve } from '@hono/node-server';
+import { pino } from 'pino';
+import { createKernel } from '../src/db/kernel.js';
+import { createPool } from '../src/db/pool.js';
+import { createApp } from '../src/http/app.js';
+import { createJwtVerifier } from '../src/http/auth/jwt-verifier.js';
+import { HttpProblem } from '../src/http/problem.js';
+
+const { BENCH_APP_URL: appUrl, BENCH_OWNER_URL: ownerUrl, BENCH_SYSTEM_ROLE: systemRole, BENCH_JWT_SECRET: secret } = process.env;
+const pool = createPool({ connectionString: appUrl!, max: 8, applicationName: 'bench http' });
+const systemPool = createPool({ connectionString: ownerUrl!, max: 2, applicationName: 'bench http system' });
+const kernel = createKernel({ appPool: pool, systemPool, systemRole: systemRole! });
+const app = createApp({
+  kernel,
+  log: pino({ level: 'silent' }),
+  ready: () => kernel.ping(),
+  verifyJwt: createJwtVerifier({ secret }),
+  adminToken: undefined,
+  bodyLimit: 1024 * 1024,
+  corsOrigins: [],
+});
+app.get('/bench/hello', (c) => c.text('hello'));
+app.get('/v1/_floor/projects/:id', async (c) => {
+  const credential = c.get('credential');
+  const member = await pool.query({
+    name: 'floor_member',
+    text: `select role from team_members_plain where tenant_id = $1 and user_id = $2 and status = 'active'`,
+    values: [credential.tenantId, credential.kind === 'user' ? credential.userId : ''],
+  });
+  if (!member.rows[0]) throw new HttpProblem(403, 'NOT_A_MEMBER', 'Not a member');
+  const { rows } = await pool.query({
+    name: 'floor_get',
+    text: 'select id, name, description, status, created_by, created_at, updated_at from projects_plain where tenant_id = $1 and id = $2',
+    values: [credential.tenantId, c.req.param('id')],
+  });
+  if (!rows[0]) throw new HttpProblem(404, 'NOT_FOUND', 'No such resource');
+  return c.json(rows[0]);
+});
+serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => process.stdout.write(`port ${info.port}\n`));
