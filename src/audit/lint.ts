@@ -25,6 +25,11 @@ export interface Lint {
 /** Tables that hold tenant data: they have the tenant column. */
 export const tenantTables = (catalog: Catalog) => catalog.tables.filter((t) => t.hasTenantColumn);
 
+/** Every policy of every tenant table, with its table. */
+export function* tenantPolicies(catalog: Catalog): Generator<{ table: Catalog['tables'][number]; policy: Catalog['tables'][number]['policies'][number] }> {
+  for (const table of tenantTables(catalog)) for (const policy of table.policies) yield { table, policy };
+}
+
 export const quoteIdent = (name: string) => '"' + name.replace(/"/g, '""') + '"';
 
 /** The standard tenant predicate: pinned, missing_ok, '' guarded, no cast on the column. */

@@ -1,5 +1,5 @@
 import { castsColumn } from '../policy-expression.js';
-import { repinPolicySql, tenantTables, type Finding, type Lint } from '../lint.js';
+import { repinPolicySql, tenantPolicies, type Finding, type Lint } from '../lint.js';
 
 export const policyDefeatsIndex: Lint = {
   id: 'policy-defeats-index',
@@ -7,17 +7,15 @@ export const policyDefeatsIndex: Lint = {
   title: 'Policy casts the tenant column (or compares it as text)',
   run: (catalog) => {
     const findings: Finding[] = [];
-    for (const table of tenantTables(catalog)) {
-      for (const policy of table.policies) {
-        if (![policy.using, policy.check].some((e) => e && castsColumn(e, catalog.tenantColumn))) continue;
-        findings.push({
-          id: 'policy-defeats-index',
-          severity: 'warn',
-          object: `${table.qualified} policy ${policy.name}`,
-          message: `It casts ${catalog.tenantColumn} before comparing, so no index on the column can serve the filter: every query scans all tenants.`,
-          fix: repinPolicySql(table.qualified, policy, catalog.tenantColumn),
-        });
-      }
+    for (const { table, policy } of tenantPolicies(catalog)) {
+      if (![policy.using, policy.check].some((e) => e && castsColumn(e, catalog.tenantColumn))) continue;
+      findings.push({
+        id: 'policy-defeats-index',
+        severity: 'warn',
+        object: `${table.qualified} policy ${policy.name}`,
+        message: `It casts ${catalog.tenantColumn} before comparing, so no index on the column can serve the filter: every query scans all tenants.`,
+        fix: repinPolicySql(table.qualified, policy, catalog.tenantColumn),
+      });
     }
     return findings;
   },

@@ -1,5 +1,5 @@
 import { mentionsColumn, orBranches, settingsRead } from '../policy-expression.js';
-import { repinPolicySql, tenantTables, type Finding, type Lint } from '../lint.js';
+import { repinPolicySql, tenantPolicies, type Finding, type Lint } from '../lint.js';
 
 /**
  * A policy must pin the tenant column in every branch of what it allows: an always-true
@@ -15,21 +15,19 @@ export const policyNotPinned: Lint = {
     // Policies for roles the app role cannot become (a system role's bypass) are not its concern.
     const appRoles = new Set(catalog.appRoles.map((r) => r.name));
     const concernsApp = (roles: string[]) => !catalog.appRole || roles.some((r) => r === 'public' || appRoles.has(r));
-    for (const table of tenantTables(catalog)) {
-      for (const policy of table.policies) {
-        if (!policy.permissive || !concernsApp(policy.roles)) continue; // restrictive policies only narrow
-        for (const [clause, expression] of [['USING', policy.using], ['WITH CHECK', policy.check]] as const) {
-          if (expression === null) continue;
-          const problem = reason(expression, catalog.tenantColumn);
-          if (!problem) continue;
-          findings.push({
-            id: 'policy-not-pinned',
-            severity: 'error',
-            object: `${table.qualified} policy ${policy.name}`,
-            message: `Its ${clause} ${problem}, so it admits rows of other tenants for ${policy.roles.map((r) => (r === 'public' ? 'every role' : r)).join(', ')}.`,
-            fix: repinPolicySql(table.qualified, policy, catalog.tenantColumn),
-          });
-        }
+    for (const { table, policy } of tenantPolicies(catalog)) {
+      if (!policy.permissive || !concernsApp(policy.roles)) continue; // restrictive policies only narrow
+      for (const [clause, expression] of [['USING', policy.using], ['WITH CHECK', policy.check]] as const) {
+        if (expression === null) continue;
+        const problem = reason(expression, catalog.tenantColumn);
+        if (!problem) continue;
+        findings.push({
+          id: 'policy-not-pinned',
+          severity: 'error',
+          object: `${table.qualified} policy ${policy.name}`,
+          message: `Its ${clause} ${problem}, so it admits rows of other tenants for ${policy.roles.map((r) => (r === 'public' ? 'every role' : r)).join(', ')}.`,
+          fix: repinPolicySql(table.qualified, policy, catalog.tenantColumn),
+        });
       }
     }
     return findings;

@@ -1,5 +1,5 @@
 import { usesCurrentUser } from '../policy-expression.js';
-import { repinPolicySql, tenantTables, type Finding, type Lint } from '../lint.js';
+import { repinPolicySql, tenantPolicies, type Finding, type Lint } from '../lint.js';
 
 export const policyUsesCurrentUser: Lint = {
   id: 'policy-uses-current-user',
@@ -7,17 +7,15 @@ export const policyUsesCurrentUser: Lint = {
   title: 'Policy compares to current_user or session_user',
   run: (catalog) => {
     const findings: Finding[] = [];
-    for (const table of tenantTables(catalog)) {
-      for (const policy of table.policies) {
-        if (![policy.using, policy.check].some((e) => e && usesCurrentUser(e))) continue;
-        findings.push({
-          id: 'policy-uses-current-user',
-          severity: 'warn',
-          object: `${table.qualified} policy ${policy.name}`,
-          message: 'When every request connects as the same role, current_user is the same for all tenants: this condition isolates nothing.',
-          fix: repinPolicySql(table.qualified, policy, catalog.tenantColumn),
-        });
-      }
+    for (const { table, policy } of tenantPolicies(catalog)) {
+      if (![policy.using, policy.check].some((e) => e && usesCurrentUser(e))) continue;
+      findings.push({
+        id: 'policy-uses-current-user',
+        severity: 'warn',
+        object: `${table.qualified} policy ${policy.name}`,
+        message: 'When every request connects as the same role, current_user is the same for all tenants: this condition isolates nothing.',
+        fix: repinPolicySql(table.qualified, policy, catalog.tenantColumn),
+      });
     }
     return findings;
   },

@@ -1,4 +1,4 @@
-import { repinPolicySql, tenantTables, type Finding, type Lint } from '../lint.js';
+import { repinPolicySql, tenantPolicies, type Finding, type Lint } from '../lint.js';
 
 export const volatileFunctionInPolicy: Lint = {
   id: 'volatile-function-in-policy',
@@ -6,18 +6,16 @@ export const volatileFunctionInPolicy: Lint = {
   title: 'Policy calls a VOLATILE function',
   run: (catalog) => {
     const findings: Finding[] = [];
-    for (const table of tenantTables(catalog)) {
-      for (const policy of table.policies) {
-        const volatile = policy.functions.filter((f) => f.volatility === 'v');
-        if (volatile.length === 0) continue;
-        findings.push({
-          id: 'volatile-function-in-policy',
-          severity: 'warn',
-          object: `${table.qualified} policy ${policy.name}`,
-          message: `It calls ${volatile.map((f) => f.name).join(', ')}, which is VOLATILE: evaluated for every row, never as an index condition.`,
-          fix: repinPolicySql(table.qualified, policy, catalog.tenantColumn),
-        });
-      }
+    for (const { table, policy } of tenantPolicies(catalog)) {
+      const volatile = policy.functions.filter((f) => f.volatility === 'v');
+      if (volatile.length === 0) continue;
+      findings.push({
+        id: 'volatile-function-in-policy',
+        severity: 'warn',
+        object: `${table.qualified} policy ${policy.name}`,
+        message: `It calls ${volatile.map((f) => f.name).join(', ')}, which is VOLATILE: evaluated for every row, never as an index condition.`,
+        fix: repinPolicySql(table.qualified, policy, catalog.tenantColumn),
+      });
     }
     return findings;
   },
