@@ -17,7 +17,7 @@ export const VARIANTS: Variant[] = ['V0 floor', 'V1 tenantQuery', 'V1 withTenant
 const COLUMNS = 'id, name, status, created_at';
 
 /** The statement of each operation, scoped by RLS (V1, V2) or by an explicit filter (V0). */
-const STATEMENTS: Record<Operation, { scoped: string; floor: string; values: (k: Key) => unknown[] }> = {
+export const STATEMENTS: Record<Operation, { scoped: string; floor: string; values: (k: Key) => unknown[] }> = {
   'get by id': {
     scoped: `select ${COLUMNS} from projects where id = $1`,
     floor: `select ${COLUMNS} from projects_plain where tenant_id = $2 and id = $1`,

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import autocannon from 'autocannon';
 import { mintToken } from '../src/cli/mint-token.js';
+import { cpuMilliseconds } from './cpu-time.js';
 import type { Key } from './driver-workloads.js';
 import { summarize, type Summary } from './statistics.js';
 
@@ -13,6 +14,8 @@ export interface RouteResult {
   p50: number;
   p99: number;
   errors: number;
+  /** CPU microseconds per request: the service process, all PostgreSQL processes, the load generator. */
+  cpu: { service: number; postgres: number; loadGenerator: number };
 }
 
 /**
@@ -53,21 +56,38 @@ export async function httpBenchmark(
         }
       },
     });
-    const results = new Map<Route, { rates: number[]; p50: number[]; p99: number[]; errors: number }>(ROUTES.map((r) => [r, { rates: [], p50: [], p99: [], errors: 0 }]));
+    const load = (route: Route, duration: number) => autocannon({ url: `http://127.0.0.1:${port}`, connections, duration, requests: [request(route)] });
+    // Warm-up: JIT, prepared statements on every pooled connection, caches.
+    for (const route of ROUTES) await load(route, 1);
+    const results = new Map(ROUTES.map((r) => [r, { rates: [] as number[], p50: [] as number[], p99: [] as number[], errors: 0, requests: 0, service: 0, postgres: 0, loadGenerator: 0 }]));
     for (let round = 0; round < rounds; round++) {
       for (const route of ROUTES) {
         log(`HTTP · round ${round + 1} · ${route}`);
-        const result = await autocannon({ url: `http://127.0.0.1:${port}`, connections, duration: seconds, requests: [request(route)] });
+        const before = { service: await cpuMilliseconds({ pid: child.pid! }), postgres: await cpuMilliseconds('postgres'), self: process.cpuUsage() };
+        const result = await load(route, seconds);
+        const self = process.cpuUsage(before.self);
         const r = results.get(route)!;
         r.rates.push(result.requests.average);
         r.p50.push(result.latency.p50);
         r.p99.push(result.latency.p99);
         r.errors += result.errors + result.non2xx;
+        r.requests += result.requests.total;
+        r.service += (await cpuMilliseconds({ pid: child.pid! })) - before.service;
+        r.postgres += (await cpuMilliseconds('postgres')) - before.postgres;
+        r.loadGenerator += (self.user + self.system) / 1000;
       }
     }
+    const perRequest = (ms: number, requests: number) => Math.round((ms * 1000) / requests);
     return ROUTES.map((route) => {
       const r = results.get(route)!;
-      return { route, rate: summarize(r.rates), p50: summarize(r.p50).median, p99: summarize(r.p99).median, errors: r.errors };
+      return {
+        route,
+        rate: summarize(r.rates),
+        p50: summarize(r.p50).median,
+        p99: summarize(r.p99).median,
+        errors: r.errors,
+        cpu: { service: perRequest(r.service, r.requests), postgres: perRequest(r.postgres, r.requests), loadGenerator: perRequest(r.loadGenerator, r.requests) },
+      };
     });
   } finally {
     child.kill('SIGTERM');

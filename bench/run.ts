@@ -1,6 +1,6 @@
 /**
- * npm run bench            quick: 100k rows, 1 s per measurement (a few minutes)
- * npm run bench -- --full  1M rows, 3 s per measurement
+ * npm run bench            quick: 100k rows, scale curve to 10× (≥ 1M), 1 s per measurement (about 8 minutes)
+ * npm run bench -- --full  1M rows, scale curve to 10× (≥ 10M), 3 s per measurement
  * ROWGUARD_BENCH_DATABASE_URL=<superuser URL> to use another server than the embedded one.
  *
  * Every comparison runs side by side in one run, variants interleaved, 3 rounds; medians
@@ -14,7 +14,7 @@ import { createKernel } from '../src/db/kernel.js';
 import { createPool } from '../src/db/pool.js';
 import { ProtocolCounter } from '../test/helpers/protocol-counter.js';
 import { benchDatabase, BENCH_ROLES } from './bench-database.js';
-import { measure, OPERATIONS, VARIANTS, workload, type Key, type Operation, type Variant } from './driver-workloads.js';
+import { measure, OPERATIONS, STATEMENTS, VARIANTS, workload, type Key, type Operation, type Variant } from './driver-workloads.js';
 import { httpBenchmark, ROUTES, type RouteResult } from './http-workloads.js';
 import { scaleBenchmark, type ScaleResult } from './scale.js';
 import { quantile, summarize, type Summary } from './statistics.js';
@@ -48,7 +48,7 @@ async function wireCounts(url: string, kernelFor: (pool: pg.Pool) => ReturnType<
   const kernel = kernelFor(pool);
   const counts: Record<string, { statements: number; roundTrips: number }> = {};
   for (const variant of VARIANTS) {
-    for (const operation of ['get by id', 'insert'] as Operation[]) {
+    for (const operation of OPERATIONS) {
       const run = workload(variant, operation, { pool, kernel });
       for (let i = 0; i < 3; i++) await run(keys[i]!);
       counter.take();
@@ -62,17 +62,9 @@ async function wireCounts(url: string, kernelFor: (pool: pg.Pool) => ReturnType<
   return counts;
 }
 
-/** The scoped statements of the workloads with sample values, for EXPLAIN. */
+/** The scoped statement of every workload with sample values, for EXPLAIN. */
 function scopedStatements(key: Key): Record<string, { text: string; values: unknown[] }> {
-  return {
-    'get by id': { text: 'select id, name, status, created_at from projects where id = $1', values: [key.id] },
-    'list 20 with cursor': {
-      text: 'select id, name, status, created_at from projects where (created_at, id) < ($1::timestamptz, $2::uuid) order by created_at desc, id desc limit 20',
-      values: [key.createdAt, key.id],
-    },
-    count: { text: 'select count(*) from projects', values: [] },
-    update: { text: 'update projects set name = $2 where id = $1', values: [key.id, 'x'] },
-  };
+  return Object.fromEntries(OPERATIONS.map((o) => [o, { text: STATEMENTS[o].scoped, values: STATEMENTS[o].values(key) }]));
 }
 
 async function main() {
@@ -116,12 +108,12 @@ async function main() {
     }
     await pool.end();
     await systemPool.end();
-    const http = await httpBenchmark({ appUrl: db.appUrl, ownerUrl: db.ownerUrl, systemRole: BENCH_ROLES.systemRole }, keys, { seconds: SECONDS * 2, rounds: ROUNDS, connections: 8, log });
+    const http = await httpBenchmark({ appUrl: db.appUrl, ownerUrl: db.ownerUrl, systemRole: BENCH_ROLES.systemRole }, keys, { seconds: SECONDS * 5, rounds: ROUNDS, connections: 8, log });
     const scalePool = createPool({ connectionString: db.appUrl, max: 2, applicationName: 'bench scale' });
     const key = keys[0]!;
     const scale = await scaleBenchmark(
       { ownerUrl: db.ownerUrl, appUrl: db.appUrl, systemRole: BENCH_ROLES.systemRole, kernel: kernelFor(scalePool) },
-      { rows: ROWS, seconds: SECONDS * 2, rounds: ROUNDS, log, statements: scopedStatements(key) },
+      { seconds: SECONDS * 2, rounds: ROUNDS, log, statements: scopedStatements(key) },
     );
     await scalePool.end();
     await report({ cells, counts, http, scale, db: { serverVersion: db.serverVersion, settings: db.settings } });
@@ -172,9 +164,11 @@ async function report({
     '',
     '## Statements and round trips per request (counted on the wire)',
     '',
-    '| variant | get by id: statements | round trips | insert: statements | round trips |',
-    '|---|---|---|---|---|',
-    ...VARIANTS.map((v) => `| ${v} | ${counts[`${v}|get by id`]!.statements} | ${counts[`${v}|get by id`]!.roundTrips} | ${counts[`${v}|insert`]!.statements} | ${counts[`${v}|insert`]!.roundTrips} |`),
+    'Each cell: statements / round trips, averaged over 10 requests through a counting proxy after 3 warm-up requests.',
+    '',
+    '| variant | ' + OPERATIONS.join(' | ') + ' |',
+    '|---|' + OPERATIONS.map(() => '---|').join(''),
+    ...VARIANTS.map((v) => `| ${v} | ${OPERATIONS.map((o) => `${counts[`${v}|${o}`]!.statements} / ${counts[`${v}|${o}`]!.roundTrips}`).join(' | ')} |`),
     '',
     '## Throughput',
     '',
@@ -200,9 +194,14 @@ async function report({
   lines.push(
     '## HTTP (the running service, real JWTs, 8 connections, autocannon in another process)',
     '',
-    '| route | requests/s | p50 | p99 | non-2xx or errors |',
-    '|---|---|---|---|---|',
-    ...http.map((r) => `| ${r.route} | ${formatValue(r.rate.median)} (${formatValue(r.rate.min)}–${formatValue(r.rate.max)}) | ${r.p50} ms | ${r.p99} ms | ${r.errors} |`),
+    `Each route: median of ${ROUNDS} rounds of ${SECONDS * 5} s after a 1 s warm-up, routes interleaved within each round. CPU per request is read from /proc for the service process, for all PostgreSQL processes, and for the load generator: it shows where the time goes.`,
+    '',
+    '| route | requests/s | p50 | p99 | non-2xx or errors | CPU µs per request: service | PostgreSQL | load generator |',
+    '|---|---|---|---|---|---|---|---|',
+    ...http.map(
+      (r) =>
+        `| ${r.route} | ${formatValue(r.rate.median)} (${formatValue(r.rate.min)}–${formatValue(r.rate.max)}) | ${r.p50} ms | ${r.p99} ms | ${r.errors} | ${r.cpu.service} | ${r.cpu.postgres} | ${r.cpu.loadGenerator} |`,
+    ),
     '',
     'The floor route sits in the same server behind the same middleware and JWT check; it checks membership and reads the project with explicit tenant filters on a table without RLS (V0).',
     '',
@@ -211,21 +210,20 @@ async function report({
   );
   await writeFile('bench/charts/http.svg', barChart('HTTP, 8 connections (requests/s)', http.map((r) => ({ label: r.route, value: r.rate.median, min: r.rate.min, max: r.rate.max })), 'req/s'));
 
+  const first = scale.points[0]!;
+  const last = scale.points[scale.points.length - 1]!;
   lines.push(
     '## Scale',
     '',
-    `A small tenant (${scale.smallTenantRows} rows) lists its 20 newest projects, one request at a time, before and after the table grows from ${scale.rowsBefore.toLocaleString('en-US')} to ${scale.rowsAfter.toLocaleString('en-US')} rows of other tenants (the big tenant keeping 15 %).`,
+    `A small tenant (${scale.smallTenantRows} rows) lists its 20 newest projects, one request at a time, as other tenants' rows grow the table from ${first.rows.toLocaleString('en-US')} to ${last.rows.toLocaleString('en-US')} rows (the big tenant keeping 15 %). ${FULL ? '' : '`--full` starts from 1,000,000 seeded rows and grows past 10,000,000.'} The starting count includes the rows the insert workloads added.`,
     '',
-    '| total rows | p50 | p99 |',
-    '|---|---|---|',
-    `| ${scale.rowsBefore.toLocaleString('en-US')} | ${scale.before.p50.toFixed(3)} ms | ${scale.before.p99.toFixed(3)} ms |`,
-    `| ${scale.rowsAfter.toLocaleString('en-US')} | ${scale.after.p50.toFixed(3)} ms | ${scale.after.p99.toFixed(3)} ms |`,
-    '',
-    `Ratio of the p50s: ${scale.ratio.toFixed(2)}.`,
+    '| total rows | p50 | p99 | p50 / p50 at the start |',
+    '|---|---|---|---|',
+    ...scale.points.map((p) => `| ${p.rows.toLocaleString('en-US')} | ${p.p50.toFixed(3)} ms | ${p.p99.toFixed(3)} ms | ${(p.p50 / first.p50).toFixed(2)} |`),
     '',
     '![small-tenant list latency as the table grows](bench/charts/scale.svg)',
     '',
-    'Plans of the workload queries as the app role, under the small tenant, at the larger size:',
+    'Plans of the workload queries as the app role, under the small tenant, at the largest size:',
     '',
     '| query | plan nodes | sequential scan of projects |',
     '|---|---|---|',
@@ -234,17 +232,12 @@ async function report({
   );
   await writeFile(
     'bench/charts/scale.svg',
-    barChart(
-      'Small-tenant list of 20, p50 latency (ms)',
-      [
-        { label: `${scale.rowsBefore.toLocaleString('en-US')} rows in all`, value: scale.before.p50 },
-        { label: `${scale.rowsAfter.toLocaleString('en-US')} rows in all`, value: scale.after.p50 },
-      ],
-      'ms',
-    ),
+    barChart('Small-tenant list of 20, p50 latency (ms)', scale.points.map((p) => ({ label: `${p.rows.toLocaleString('en-US')} rows in all`, value: p.p50 })), 'ms'),
   );
   const target = (met: boolean) => (met ? '**met**' : '**missed**');
-  const gateway = route('GET project by id').rate.median / route('GET project, floor route').rate.median;
+  const byId = route('GET project by id');
+  const floor = route('GET project, floor route');
+  const gateway = byId.rate.median / floor.rate.median;
   const getRatio = ratio('get by id', 8, 'V1 tenantQuery', 'V0 floor');
   const listRatio = ratio('list 20 with cursor', 8, 'V1 tenantQuery', 'V0 floor');
   const v2Get = ratio('get by id', 8, 'V1 tenantQuery', 'V2 four round trips');
@@ -255,7 +248,7 @@ async function report({
     '',
     `- V1 / V0 ≥ 0.65 for get by id and list: ${getRatio.toFixed(2)} and ${listRatio.toFixed(2)} — ${target(getRatio >= 0.65 && listRatio >= 0.65)}${getRatio >= 0.75 && listRatio >= 0.75 ? ' (and the 0.75 aim)' : ''}.`,
     `- V1 / V2 ≥ 1.5 for get by id and list: ${v2Get.toFixed(2)} and ${v2List.toFixed(2)} — ${target(v2Get >= 1.5 && v2List >= 1.5)}. Other operations: ${others.join(', ')}; where the server's own work dominates (count reads a whole tenant's slice of the index) the saved round trips matter less.`,
-    `- Gateway GET by id ≥ 0.85 of the floor route: ${gateway.toFixed(2)} — ${target(gateway >= 0.85)}. Both routes make two round trips to PostgreSQL (the membership check, then the read carrying the COMMIT); the remaining cost is the two extra statements (BEGIN, SET LOCAL) and row-level security. With the load generator on the same two cores this ratio moves by about ±0.1 between runs.`,
+    `- Gateway GET by id ≥ 0.85 of the floor route: ${gateway.toFixed(2)} — ${target(gateway >= 0.85)}. Both routes make two round trips to PostgreSQL (the membership check, then the read carrying the COMMIT). Per request the Rowguard route costs ${byId.cpu.service} µs of service CPU and ${byId.cpu.postgres} µs of PostgreSQL CPU, the floor ${floor.cpu.service} µs and ${floor.cpu.postgres} µs: the difference is the generic resource handler and the three extra statements (BEGIN, SET LOCAL, COMMIT) with row-level security on the server. With the load generator on the same two cores, this ratio moves by about ±0.05 between runs.`,
     `- Small-tenant list latency at 10× data ≤ 1.2× its latency at 1×: ${scale.ratio.toFixed(2)} — ${target(scale.ratio <= 1.2)}.`,
     '',
   );

@@ -82,7 +82,15 @@ export async function startService(
         client.release();
       }
     }
-    const kernel = createKernel({ appPool, systemPool, systemRole: config.systemRole, prepare: config.prepare, tenantContext: config.tenantContext });
+    const kernel = createKernel({
+      appPool,
+      systemPool,
+      systemRole: config.systemRole,
+      prepare: config.prepare,
+      tenantContext: config.tenantContext,
+      statementTimeout: config.statementTimeout,
+      lockTimeout: config.lockTimeout,
+    });
     const latest = Math.max(...(await readMigrations(SERVICE_MIGRATIONS)).map((m) => m.id));
     const ready = async () => {
       await kernel.ping();

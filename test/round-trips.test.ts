@@ -13,6 +13,8 @@ let db: TestDatabase;
 let counter: ProtocolCounter;
 let kernel: Kernel;
 let setConfigKernel: Kernel;
+let limitedKernel: Kernel;
+let limitedSetConfigKernel: Kernel;
 let plain: pg.Pool;
 const tenant = randomUUID();
 let projectId: string;
@@ -33,6 +35,9 @@ beforeAll(async () => {
   plain = createPool({ connectionString: through(TEST_ROLES.app), max: 1, applicationName: 'counted plain' });
   kernel = createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system });
   setConfigKernel = createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system, tenantContext: 'set-config' });
+  const limits = { statementTimeout: 30_000, lockTimeout: 10_000 };
+  limitedKernel = createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system, ...limits });
+  limitedSetConfigKernel = createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system, tenantContext: 'set-config', ...limits });
   await kernel.asSystem(async (tx) => {
     await tx.query('insert into tenants (id, name) values ($1, $2)', [tenant, 'counted']);
     projectId = (await tx.query("insert into projects (tenant_id, name) values ($1, 'p') returning id", [tenant])).rows[0]!.id;
@@ -42,6 +47,8 @@ beforeAll(async () => {
     await kernel.tenantQuery(tenant, 'select * from projects where id = $1', [projectId]);
     await kernel.withTenant(tenant, (tx) => tx.query('select * from projects where id = $1', [projectId]));
     await setConfigKernel.tenantQuery(tenant, 'select * from projects where id = $1', [projectId]);
+    await limitedKernel.tenantQuery(tenant, 'select * from projects where id = $1', [projectId]);
+    await limitedSetConfigKernel.tenantQuery(tenant, 'select * from projects where id = $1', [projectId]);
     await plain.query({ name: 'floor', text: 'select 1 where $1::uuid is not null', values: [projectId] });
   }
   counter.take();
@@ -77,6 +84,13 @@ describe('cost of tenant scoping on the wire', () => {
   it("tenantQuery with tenantContext 'set-config': one extra statement, one round trip", async () => {
     const { rows } = await setConfigKernel.tenantQuery(tenant, 'select * from projects where id = $1', [projectId]);
     expect(rows).toHaveLength(1);
+    expect(counter.take()).toEqual({ statements: 2, roundTrips: 1, writes: 1 });
+  });
+
+  it('statement and lock timeouts: one more statement in the same write (none in set-config mode)', async () => {
+    await limitedKernel.tenantQuery(tenant, 'select * from projects where id = $1', [projectId]);
+    expect(counter.take()).toEqual({ statements: 5, roundTrips: 1, writes: 1 });
+    await limitedSetConfigKernel.tenantQuery(tenant, 'select * from projects where id = $1', [projectId]);
     expect(counter.take()).toEqual({ statements: 2, roundTrips: 1, writes: 1 });
   });
 

@@ -22,6 +22,8 @@ const schema = z.object({
   ROWGUARD_DB_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
   ROWGUARD_DB_PREPARE: z.enum(['true', 'false']).default('true'),
   ROWGUARD_TENANT_CONTEXT: z.enum(['set-local', 'set-config']).default('set-local'),
+  ROWGUARD_STATEMENT_TIMEOUT: z.coerce.number().int().min(0).max(86_400_000).default(30_000),
+  ROWGUARD_LOCK_TIMEOUT: z.coerce.number().int().min(0).max(86_400_000).default(10_000),
   ROWGUARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ROWGUARD_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ROWGUARD_JWT_PUBLIC_KEY: z.string().includes('-----BEGIN PUBLIC KEY-----', { message: 'must be a PEM public key' }).optional(),
@@ -63,6 +65,9 @@ export interface Config {
   readonly prepare: boolean;
   /** `set-local` (works on Citus) or `set-config` (one statement less, plain PostgreSQL only). */
   readonly tenantContext: 'set-local' | 'set-config';
+  /** Per-transaction statement_timeout and lock_timeout in ms; 0 leaves the server's setting. */
+  readonly statementTimeout: number;
+  readonly lockTimeout: number;
   readonly logLevel: string;
   readonly jwt: {
     readonly secret: string | undefined;
@@ -122,6 +127,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Record<key
     poolSize: e.ROWGUARD_DB_POOL_SIZE,
     prepare: e.ROWGUARD_DB_PREPARE === 'true',
     tenantContext: e.ROWGUARD_TENANT_CONTEXT,
+    statementTimeout: e.ROWGUARD_STATEMENT_TIMEOUT,
+    lockTimeout: e.ROWGUARD_LOCK_TIMEOUT,
     logLevel: e.ROWGUARD_LOG_LEVEL,
     jwt: Object.freeze({
       secret: e.ROWGUARD_JWT_SECRET,

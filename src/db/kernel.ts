@@ -22,6 +22,14 @@ export interface KernelOptions {
    */
   tenantContext?: 'set-local' | 'set-config';
   statementCacheSize?: number;
+  /**
+   * Per-transaction limits in milliseconds, set with `SET LOCAL` semantics in every kernel
+   * transaction (so they hold behind a transaction-mode pooler too). 0 or absent: the server's
+   * or role's own setting applies. A statement that runs too long fails with SQLSTATE 57014,
+   * a lock waited on too long with 55P03; either way the connection stays usable.
+   */
+  statementTimeout?: number;
+  lockTimeout?: number;
 }
 
 export interface Kernel {
@@ -77,9 +85,20 @@ export function createKernel({
   prepare = true,
   statementCacheSize = 200,
   tenantContext = 'set-local',
+  statementTimeout = 0,
+  lockTimeout = 0,
 }: KernelOptions): Kernel {
   const options: TransactionOptions = { prepare, statementCacheSize };
-  const systemOpening = [{ text: 'BEGIN' }, { text: `SET LOCAL ROLE ${quoteIdent(systemRole)}` }];
+  // The limits ride along as set_config calls of one prepared statement (is_local = true),
+  // in the same round trip as BEGIN; absent limits add nothing.
+  const limits = [
+    ...(statementTimeout > 0 ? [['statement_timeout', `${statementTimeout}ms`]] : []),
+    ...(lockTimeout > 0 ? [['lock_timeout', `${lockTimeout}ms`]] : []),
+  ];
+  const limitCalls = (firstParameter: number) => limits.map(([name], i) => `set_config('${name}', $${firstParameter + i}, true)`);
+  const limitValues = limits.map(([, value]) => value);
+  const setLimits: PipelineStatement[] = limits.length ? [{ text: `select ${limitCalls(1).join(', ')}`, values: limitValues }] : [];
+  const systemOpening = [{ text: 'BEGIN' }, { text: `SET LOCAL ROLE ${quoteIdent(systemRole)}` }, ...setLimits];
 
   // The id is a validated canonical UUID, so inlining it as a literal is safe. SET takes no
   // bind parameters, and SET LOCAL (not set_config) is the form Citus propagates to workers.
@@ -87,10 +106,11 @@ export function createKernel({
   const setContext = (tenantId: string | null): PipelineStatement => {
     const value = tenantId === null ? '' : parseTenantId(tenantId);
     return tenantContext === 'set-config'
-      ? { text: `select set_config('${TENANT_SETTING}', $1, true)`, values: [value] }
+      ? { text: [`select set_config('${TENANT_SETTING}', $1, true)`, ...limitCalls(2)].join(', '), values: [value, ...limitValues] }
       : { text: `SET LOCAL ${TENANT_SETTING} = '${value}'` };
   };
-  const tenantOpening = (tenantId: string | null) => [{ text: 'BEGIN' }, setContext(tenantId)];
+  // In set-config mode the limits are already part of the context statement.
+  const tenantOpening = (tenantId: string | null) => [{ text: 'BEGIN' }, setContext(tenantId), ...(tenantContext === 'set-config' ? [] : setLimits)];
 
   async function scoped<T>(tx: ScopedTransaction, fn: (tx: Transaction) => Promise<T>): Promise<T> {
     let result: T;

@@ -12,6 +12,8 @@ export interface EmbeddedOptions {
   dataDir: string;
   appRole?: string;
   systemRole?: string;
+  /** TCP port on 127.0.0.1; default: a free one. */
+  port?: number;
   /** Receives PostgreSQL's own output. */
   onLog?: (message: string) => void;
 }
@@ -40,7 +42,7 @@ const OWNER_ROLE = 'rowguard_owner';
  * creating the cluster, the owner/app/system roles and the database on first use and
  * reusing them afterwards.
  */
-export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app', systemRole = 'rowguard_system', onLog = () => {} }: EmbeddedOptions): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app', systemRole = 'rowguard_system', port: wanted, onLog = () => {} }: EmbeddedOptions): Promise<EmbeddedDatabase> {
   // Imported here, not at the top: the package installs exit hooks when loaded. Its
   // SIGINT/SIGTERM handlers stop every cluster and exit the process at once; Rowguard stops
   // its cluster itself, after HTTP and the worker have drained, so those two are removed.
@@ -59,7 +61,7 @@ export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app',
   // leave stopping it to that process.
   const running = await runningPort(pgdata, credentials.superuser);
   if (running) return connect(running, credentials, { appRole, systemRole, version: await readVersion(pgdata), stop: async () => {} });
-  const port = await freePort();
+  const port = wanted ?? (await freePort());
   const server = new EmbeddedPostgres({
     databaseDir: pgdata,
     port,

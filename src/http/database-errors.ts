@@ -43,6 +43,8 @@ export function problemFromError(error: unknown): HttpProblem | null {
       return new HttpProblem(409, 'CONCURRENT_CHANGE', 'A concurrent request changed the same data; retry');
     case SQLSTATE.QUERY_CANCELED:
       return new HttpProblem(503, 'TIMEOUT', 'The request took too long; retry later');
+    case SQLSTATE.LOCK_NOT_AVAILABLE:
+      return new HttpProblem(503, 'LOCK_TIMEOUT', 'The data is locked by another operation; retry later');
     default:
       // Class 22 is "data exception": a value the database could not take. Validation should
       // catch these first; this keeps any that slip through a client error, not a 500.

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { createKernel, type Kernel } from '../../src/db/kernel.js';
+import { createKernel, type Kernel, type KernelOptions } from '../../src/db/kernel.js';
 import { createPool } from '../../src/db/pool.js';
 import { withCredentials } from '../../src/schema/bootstrap.js';
 import { setupRoles } from '../../src/schema/roles.js';
@@ -18,8 +18,10 @@ export interface TestDatabase {
   /** A direct client as the restricted app role: for proving what the database itself allows. */
   appClient(): Promise<pg.Client>;
   ownerClient(): Promise<pg.Client>;
+  /** A direct client as the superuser: for terminating backends and reading past every policy. */
+  superuserClient(): Promise<pg.Client>;
   /** A kernel over new pools; closed with the database. */
-  kernel(options?: { appPoolSize?: number; prepare?: boolean; statementCacheSize?: number }): { kernel: Kernel; appPool: pg.Pool; systemPool: pg.Pool };
+  kernel(options?: { appPoolSize?: number } & Partial<Omit<KernelOptions, 'appPool' | 'systemPool'>>): { kernel: Kernel; appPool: pg.Pool; systemPool: pg.Pool };
   close(): Promise<void>;
 }
 
@@ -63,11 +65,12 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
     urlFor,
     appClient: () => connect(urlFor(TEST_ROLES.app)),
     ownerClient: () => connect(urlFor(TEST_ROLES.owner)),
-    kernel({ appPoolSize = 4, prepare = true, statementCacheSize } = {}) {
+    superuserClient: () => connect(superuserDbUrl),
+    kernel({ appPoolSize = 4, ...options } = {}) {
       const appPool = createPool({ connectionString: urlFor(TEST_ROLES.app), max: appPoolSize, applicationName: 'test app' });
       const systemPool = createPool({ connectionString: urlFor(TEST_ROLES.owner), max: 2, applicationName: 'test system' });
       closers.push(() => appPool.end(), () => systemPool.end());
-      return { kernel: createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system, prepare, statementCacheSize }), appPool, systemPool };
+      return { kernel: createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system, ...options }), appPool, systemPool };
     },
     async close() {
       await Promise.allSettled(closers.map((close) => close()));

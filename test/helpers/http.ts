@@ -28,8 +28,8 @@ export interface TestTenant {
 }
 
 /** The real app, in process, over a test database: requests go through app.request. */
-export function createHarness(db: TestDatabase, options: { jwt?: JwtOptions; app?: Partial<AppOptions> } = {}) {
-  const { kernel } = db.kernel();
+export function createHarness(db: TestDatabase, options: { jwt?: JwtOptions; app?: Partial<AppOptions>; kernel?: Parameters<TestDatabase['kernel']>[0] } = {}) {
+  const { kernel } = db.kernel(options.kernel);
   const jwtSecret = randomBytes(32).toString('base64url');
   const adminToken = randomBytes(32).toString('base64url');
   const app = createApp({

@@ -64,6 +64,18 @@ describe('JWT', () => {
   });
 });
 
+describe('shared secret with more than one HMAC algorithm allowed', () => {
+  it('verifies each allowed algorithm with the same secret and still refuses the others', async () => {
+    const secret = context.h.jwtSecret;
+    const h = createHarness(context.db, { jwt: { secret, algorithms: ['HS256', 'HS512'] } });
+    for (const alg of ['HS512', 'HS256', 'HS512']) {
+      expect((await h.call('GET', '/v1/projects', { token: await sign({ sub: owner, tid: a.id }, secret, alg) })).status).toBe(200);
+    }
+    expect((await h.call('GET', '/v1/projects', { token: await sign({ sub: owner, tid: a.id }, secret, 'HS384') })).status).toBe(401);
+    expect((await h.call('GET', '/v1/projects', { token: await sign({ sub: owner, tid: a.id }, 'another secret of sufficient length!!', 'HS512') })).status).toBe(401);
+  });
+});
+
 describe('asymmetric keys', () => {
   it.each(['RS256', 'ES256', 'EdDSA'] as const)('verifies %s from a PEM key and refuses algorithm confusion', async (alg) => {
     const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });

@@ -24,6 +24,23 @@ export interface VerifiedUser {
   tenantId: string;
 }
 
+/**
+ * The shared secret as one imported CryptoKey per HMAC algorithm. Handed raw bytes, jose
+ * imports the key again on every verification, which was a fifth of the gateway's CPU time.
+ */
+function hmacKeys(secret: string): JWTVerifyGetKey {
+  const bytes = new TextEncoder().encode(secret);
+  const imported = new Map<string, Promise<CryptoKey>>();
+  return ({ alg }) => {
+    const hash = /^HS(256|384|512)$/.exec(alg ?? '')?.[1];
+    // An alg outside `algorithms` is refused before the key is asked for; this is a backstop.
+    if (!hash) throw new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed');
+    let key = imported.get(alg!);
+    if (!key) imported.set(alg!, (key = crypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: `SHA-${hash}` }, false, ['verify'])));
+    return key;
+  };
+}
+
 const invalid = (detail: string) => new HttpProblem(401, 'UNAUTHENTICATED', 'The credentials are missing or invalid', detail);
 
 /**
@@ -33,10 +50,10 @@ const invalid = (detail: string) => new HttpProblem(401, 'UNAUTHENTICATED', 'The
  */
 export function createJwtVerifier(options: JwtOptions): ((token: string) => Promise<VerifiedUser>) | null {
   const { secret, publicKeyPem, jwksUrl, issuer, audience, tenantClaim = 'tid', clockToleranceSeconds = 30 } = options;
-  let key: Uint8Array | KeyObject | JWTVerifyGetKey;
+  let key: KeyObject | JWTVerifyGetKey;
   let algorithms: string[];
   if (secret) {
-    key = new TextEncoder().encode(secret);
+    key = hmacKeys(secret);
     algorithms = ['HS256'];
   } else if (publicKeyPem) {
     const publicKey = createPublicKey(publicKeyPem);
@@ -54,7 +71,7 @@ export function createJwtVerifier(options: JwtOptions): ((token: string) => Prom
   return async (token) => {
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, key as Uint8Array, { algorithms, issuer, audience, clockTolerance: clockToleranceSeconds }));
+      ({ payload } = await jwtVerify(token, key as JWTVerifyGetKey, { algorithms, issuer, audience, clockTolerance: clockToleranceSeconds }));
     } catch (error) {
       if (error instanceof errors.JWTExpired) throw invalid('the token has expired');
       if (error instanceof errors.JWTClaimValidationFailed) throw invalid(`the token's ${error.claim} claim is not accepted`);
