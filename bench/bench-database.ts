@@ -72,11 +72,12 @@ export async function benchDatabase({ tenants, rows, log }: { tenants: number; r
   const admin = new pg.Client({ connectionString: inDatabase.toString() });
   await admin.connect();
   await admin.query('insert into projects_plain select * from projects');
-  // The HTTP floor route checks membership without RLS too.
+  // The HTTP floor route checks the tenant and membership without RLS too.
   await admin.query('create table team_members_plain as select * from team_members; alter table team_members_plain add primary key (tenant_id, id)');
   await admin.query('create unique index on team_members_plain (tenant_id, user_id)');
-  await admin.query(`grant select on team_members_plain, tenants to ${BENCH_ROLES.appRole}`);
-  await admin.query('vacuum analyze projects_plain, team_members_plain');
+  await admin.query('create table tenants_plain as select * from tenants; alter table tenants_plain add primary key (id)');
+  await admin.query(`grant select on team_members_plain, tenants_plain to ${BENCH_ROLES.appRole}`);
+  await admin.query('vacuum analyze projects_plain, team_members_plain, tenants_plain');
   const version = (await admin.query<{ server_version: string }>('show server_version')).rows[0]!.server_version;
   const settings = Object.fromEntries(
     (await admin.query<{ name: string; setting: string }>(`select name, setting from pg_settings where name in ('shared_buffers', 'max_connections', 'synchronous_commit', 'work_mem')`)).rows.map((r) => [r.name, r.setting]),

@@ -1,8 +1,9 @@
 // The service for the HTTP benchmark, in its own process so that the load generator does not
 // share its event loop. Adds two comparison routes behind the same middleware:
 //   GET /bench/hello                 the HTTP ceiling: no auth, no database
-//   GET /v1/_floor/projects/:id      the floor: same JWT auth and membership check, then the
-//                                    V0 query (explicit tenant filter, table without RLS)
+//   GET /v1/_floor/projects/:id      the floor: same JWT auth, then the same two statements as
+//                                    GET /v1/projects/:id (principal check, read) as V0: explicit
+//                                    tenant filters, tables without RLS, autocommit
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { createKernel } from '../src/db/kernel.js';
@@ -27,18 +28,27 @@ const app = createApp({
 app.get('/bench/hello', (c) => c.text('hello'));
 app.get('/v1/_floor/projects/:id', async (c) => {
   const credential = c.get('credential');
-  const member = await pool.query({
-    name: 'floor_member',
-    text: `select role from team_members_plain where tenant_id = $1 and user_id = $2 and status = 'active'`,
-    values: [credential.tenantId, credential.kind === 'user' ? credential.userId : ''],
+  if (credential.kind !== 'user') throw new HttpProblem(403, 'NOT_A_MEMBER', 'Not a member');
+  // The principal check of src/http/auth/principal.ts, with the tenant filter written out.
+  const principal = await pool.query({
+    name: 'floor_principal',
+    text: `select t.status as tenant_status, m.id as member_id, m.role, m.status as member_status
+           from tenants_plain t left join team_members_plain m on m.tenant_id = t.id and m.user_id = $2
+           where t.id = $1`,
+    values: [credential.tenantId, credential.userId],
   });
-  if (!member.rows[0]) throw new HttpProblem(403, 'NOT_A_MEMBER', 'Not a member');
+  const member = principal.rows[0];
+  if (!member?.member_id || member.member_status !== 'active') throw new HttpProblem(403, 'NOT_A_MEMBER', 'Not a member');
+  if (member.tenant_status !== 'active') throw new HttpProblem(403, 'TENANT_SUSPENDED', 'Suspended');
+  // The resource read of src/http/resource.ts, with the tenant filter written out.
   const { rows } = await pool.query({
     name: 'floor_get',
-    text: 'select id, name, description, status, created_by, created_at, updated_at from projects_plain where tenant_id = $1 and id = $2',
+    text: 'select id, name, description, status, created_by, created_at, updated_at, version from projects_plain where tenant_id = $1 and id = $2',
     values: [credential.tenantId, c.req.param('id')],
   });
   if (!rows[0]) throw new HttpProblem(404, 'NOT_FOUND', 'No such resource');
-  return c.json(rows[0]);
+  const { version, ...project } = rows[0];
+  c.header('ETag', `"${version}"`);
+  return c.json(project);
 });
 serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => process.stdout.write(`port ${info.port}\n`));

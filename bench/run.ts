@@ -203,7 +203,7 @@ async function report({
         `| ${r.route} | ${formatValue(r.rate.median)} (${formatValue(r.rate.min)}–${formatValue(r.rate.max)}) | ${r.p50} ms | ${r.p99} ms | ${r.errors} | ${r.cpu.service} | ${r.cpu.postgres} | ${r.cpu.loadGenerator} |`,
     ),
     '',
-    'The floor route sits in the same server behind the same middleware and JWT check; it checks membership and reads the project with explicit tenant filters on a table without RLS (V0).',
+    'The floor route sits in the same server behind the same middleware and JWT check and sends the same two statements as `GET /v1/projects/:id` (the tenant-and-membership check, then the read with the version for the ETag), with explicit tenant filters, on copies of the tables without RLS, each in autocommit (V0).',
     '',
     '![HTTP routes](bench/charts/http.svg)',
     '',

@@ -31,5 +31,10 @@ export function createPool({ connectionString, max, applicationName, onIdleError
     idleTimeoutMillis: 30_000,
   });
   pool.on('error', onIdleError);
+  // The pool listens for errors only while a connection is idle. A checked-out one can fail
+  // between statements too (pg_terminate_backend, a restart, the network): without a listener
+  // node-postgres throws that at the top level and the process dies. The statement that next
+  // uses the connection fails with it anyway, and the pool then discards the connection.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }

@@ -24,7 +24,7 @@ export function problemFromError(error: unknown): HttpProblem | null {
   if (error instanceof RowguardError && error.code === 'INVALID_TENANT_ID') {
     return new HttpProblem(401, 'UNAUTHENTICATED', 'The credentials do not name a valid tenant');
   }
-  if (isConnectionFailure(error) || (error instanceof Error && /Connection terminated|timeout exceeded when trying to connect/.test(error.message))) {
+  if (isConnectionFailure(error) || (error instanceof Error && /Connection terminated|not queryable|timeout exceeded when trying to connect/.test(error.message))) {
     return new HttpProblem(503, 'DATABASE_UNAVAILABLE', 'The database is not reachable; retry later');
   }
   const db = error as DatabaseError;
