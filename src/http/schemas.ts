@@ -49,7 +49,12 @@ export const timestamp = z.string().datetime().openapi({ format: 'date-time' });
 export const date = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date (YYYY-MM-DD)')
-  .refine((value) => !Number.isNaN(Date.parse(value)) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value), 'is not a calendar date')
+  // Runs even when the pattern failed: it must not throw on any string (an invalid Date's
+  // toISOString() does).
+  .refine((value) => {
+    const day = new Date(`${value}T00:00:00Z`);
+    return !Number.isNaN(day.getTime()) && day.toISOString().startsWith(value);
+  }, 'is not a calendar date')
   .openapi({ format: 'date' });
 export const name = (max = 200) => z.string().trim().min(1).max(max);
 

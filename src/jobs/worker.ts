@@ -37,6 +37,26 @@ export interface Worker {
  * maintenance jobs, all on pg-boss. Several workers may run at once: the relay claims with
  * SKIP LOCKED and the queue gives each delivery job to one worker at a time.
  */
+/**
+ * Runs `fn` while holding a session advisory lock shared by every Rowguard process on the
+ * database. pg-boss creates a queue's partition with DDL on its shared job table, and two
+ * processes creating queues at the same moment deadlock; one at a time, the later ones find
+ * the queues there and do nothing.
+ */
+async function serialized(ownerPool: pg.Pool, fn: () => Promise<void>): Promise<void> {
+  const client = await ownerPool.connect();
+  try {
+    await client.query(`select pg_advisory_lock(hashtext('rowguard.queue-setup'))`);
+    try {
+      await fn();
+    } finally {
+      await client.query(`select pg_advisory_unlock(hashtext('rowguard.queue-setup'))`);
+    }
+  } finally {
+    client.release();
+  }
+}
+
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const { kernel, ownerPool, ownerUrl, systemRole, log, delivery, retryDelaySeconds, deliveryRetentionDays } = options;
   const boss = createQueue({ connectionString: ownerUrl, maintenanceIntervalSeconds: options.maintenanceIntervalSeconds });
@@ -44,14 +64,24 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   boss.on('error', (error) => log[stopping ? 'debug' : 'error']({ err: error }, 'job queue error'));
   await boss.start();
 
-  await boss.createQueue(DELIVERY_QUEUE, {
-    name: DELIVERY_QUEUE,
-    // At most one queued and one running job per delivery (singletonKey = delivery id).
-    policy: 'stately',
-    retryLimit: delivery.maxAttempts * 2,
-    retryDelay: retryDelaySeconds,
-    retryBackoff: true,
-    expireInSeconds: Math.ceil(delivery.timeoutMs / 1000) + (options.expireGraceSeconds ?? 30),
+  const scheduled = [
+    ['purge-idempotency-keys', '*/10 * * * *', () => purgeIdempotencyKeys(kernel)],
+    ['prune-deliveries', '17 3 * * *', () => pruneDeliveries(kernel, deliveryRetentionDays)],
+  ] as const;
+  await serialized(ownerPool, async () => {
+    await boss.createQueue(DELIVERY_QUEUE, {
+      name: DELIVERY_QUEUE,
+      // At most one queued and one running job per delivery (singletonKey = delivery id).
+      policy: 'stately',
+      retryLimit: delivery.maxAttempts * 2,
+      retryDelay: retryDelaySeconds,
+      retryBackoff: true,
+      expireInSeconds: Math.ceil(delivery.timeoutMs / 1000) + (options.expireGraceSeconds ?? 30),
+    });
+    for (const [name, cron] of scheduled) {
+      await boss.createQueue(name, { name, policy: 'singleton' });
+      await boss.schedule(name, cron);
+    }
   });
   const polling = { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 };
   for (let i = 0; i < (options.deliveryConcurrency ?? 4); i++) {
@@ -66,12 +96,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     });
   }
 
-  for (const [name, cron, run] of [
-    ['purge-idempotency-keys', '*/10 * * * *', () => purgeIdempotencyKeys(kernel)],
-    ['prune-deliveries', '17 3 * * *', () => pruneDeliveries(kernel, deliveryRetentionDays)],
-  ] as const) {
-    await boss.createQueue(name, { name, policy: 'singleton' });
-    await boss.schedule(name, cron);
+  for (const [name, , run] of scheduled) {
     await boss.work(name, polling, async () => {
       log.info({ job: name, removed: await run() }, 'scheduled job');
     });

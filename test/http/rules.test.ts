@@ -193,7 +193,7 @@ describe('request bodies', () => {
 describe('values the database would refuse', () => {
   it('are caught as client errors, never a 500', async () => {
     const project = await context.h.call('POST', '/v1/projects', { token: a.token, body: { name: 'dates' } });
-    for (const due_date of ['2027-02-30', '2027-13-01', '0000-00-00']) {
+    for (const due_date of ['2027-02-30', '2027-13-01', '0000-00-00', "' or '1'='1", '1', 'tomorrow', '2027-01-01T00:00:00Z']) {
       const reply = await context.h.call('POST', '/v1/tasks', { token: a.token, body: { project_id: project.body.id, title: 't', due_date } });
       expect({ due_date, status: reply.status }).toEqual({ due_date, status: 400 });
     }
