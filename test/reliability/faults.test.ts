@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/embedded/embedded-postgres.js';
 import { TEST_ROLES } from '../helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { MixedLoad } from '../helpers/mixed-load.js';
+import { MixedLoad, type LoadResult } from '../helpers/mixed-load.js';
 import { recordFigures, SOAK } from '../helpers/reliability.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
@@ -23,6 +23,13 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
     await sleep(50);
   }
 }
+
+/** How the requests hit by a fault ended: 503 problem+json, a dropped connection, or another 5xx (none allowed). */
+const faultFigures = (run: LoadResult) => ({
+  requestsGiven503: run.byStatus[503] ?? 0,
+  requestsDropped: run.faults - (run.byStatus[503] ?? 0),
+  serverErrors: Object.entries(run.byStatus).reduce((n, [status, count]) => n + (Number(status) >= 500 && status !== '503' ? count : 0), 0),
+});
 
 const expectNoDamage = async (load: MixedLoad, owner: pg.ClientBase) => {
   const verified = await load.verifyWrites(owner);
@@ -96,10 +103,9 @@ describe('app connections killed with pg_terminate_backend during load', () => {
     const verified = await expectNoDamage(load, owner);
     await recordFigures('fault, pg_terminate_backend', {
       requests: faulted.requests + clean.requests,
+      tenants: tenants.length,
       backendsTerminated: kills,
-      requestsGiven503: faulted.byStatus[503] ?? 0,
-      requestsFailedOtherwise: faulted.faults - (faulted.byStatus[503] ?? 0),
-      serverErrorsOtherThan503: Object.entries(faulted.byStatus).filter(([k]) => Number(k) >= 500 && k !== '503').length,
+      ...faultFigures(faulted),
       leaks: faulted.leaks.length + clean.leaks.length,
       acknowledgedWrites: faulted.acknowledgedWrites + clean.acknowledgedWrites,
       rowsVerified: verified.checkedRows,
@@ -154,7 +160,8 @@ describe('PostgreSQL stopped and restarted during load', () => {
     const verified = await expectNoDamage(load, owner).finally(() => owner.end());
     await recordFigures('fault, PostgreSQL restart', {
       requests: faulted.requests + clean.requests,
-      requestsFailedDuringOutage: faulted.faults,
+      tenants: tenants.length,
+      ...faultFigures(faulted),
       leaks: faulted.leaks.length + clean.leaks.length,
       acknowledgedWrites: faulted.acknowledgedWrites + clean.acknowledgedWrites,
       rowsVerified: verified.checkedRows,
