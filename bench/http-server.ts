@@ -4,8 +4,11 @@
 //   GET /v1/_floor/projects/:id      the floor: same JWT auth, then the same two statements as
 //                                    GET /v1/projects/:id (principal check, read) as V0: explicit
 //                                    tenant filters, tables without RLS, autocommit
+//   /set-config/v1/…                 the same API with ROWGUARD_TENANT_CONTEXT=set-config
+// The kernel settings are the service's defaults (loadConfig with an empty environment).
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
+import { loadConfig } from '../src/config/load-config.js';
 import { createKernel } from '../src/db/kernel.js';
 import { createPool } from '../src/db/pool.js';
 import { createApp } from '../src/http/app.js';
@@ -15,16 +18,28 @@ import { HttpProblem } from '../src/http/problem.js';
 const { BENCH_APP_URL: appUrl, BENCH_OWNER_URL: ownerUrl, BENCH_SYSTEM_ROLE: systemRole, BENCH_JWT_SECRET: secret } = process.env;
 const pool = createPool({ connectionString: appUrl!, max: 8, applicationName: 'bench http' });
 const systemPool = createPool({ connectionString: ownerUrl!, max: 2, applicationName: 'bench http system' });
-const kernel = createKernel({ appPool: pool, systemPool, systemRole: systemRole! });
-const app = createApp({
-  kernel,
-  log: pino({ level: 'silent' }),
-  ready: () => kernel.ping(),
-  verifyJwt: createJwtVerifier({ secret }),
-  adminToken: undefined,
-  bodyLimit: 1024 * 1024,
-  corsOrigins: [],
-});
+const defaults = loadConfig({});
+const api = (tenantContext: 'set-local' | 'set-config') => {
+  const kernel = createKernel({
+    appPool: pool,
+    systemPool,
+    systemRole: systemRole!,
+    tenantContext,
+    statementTimeout: defaults.statementTimeout,
+    lockTimeout: defaults.lockTimeout,
+  });
+  return createApp({
+    kernel,
+    log: pino({ level: 'silent' }),
+    ready: () => kernel.ping(),
+    verifyJwt: createJwtVerifier({ secret }),
+    adminToken: undefined,
+    bodyLimit: defaults.bodyLimit,
+    corsOrigins: [],
+  });
+};
+const app = api(defaults.tenantContext);
+app.route('/set-config', api('set-config'));
 app.get('/bench/hello', (c) => c.text('hello'));
 app.get('/v1/_floor/projects/:id', async (c) => {
   const credential = c.get('credential');

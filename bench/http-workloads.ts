@@ -5,8 +5,8 @@ import { cpuMilliseconds } from './cpu-time.js';
 import type { Key } from './driver-workloads.js';
 import { summarize, type Summary } from './statistics.js';
 
-export type Route = 'hello (ceiling)' | 'GET project, floor route' | 'GET project by id' | 'GET 20 projects' | 'POST project';
-export const ROUTES: Route[] = ['hello (ceiling)', 'GET project, floor route', 'GET project by id', 'GET 20 projects', 'POST project'];
+export type Route = 'hello (ceiling)' | 'GET project, floor route' | 'GET project by id' | 'GET project by id, set-config' | 'GET 20 projects' | 'POST project';
+export const ROUTES: Route[] = ['hello (ceiling)', 'GET project, floor route', 'GET project by id', 'GET project by id, set-config', 'GET 20 projects', 'POST project'];
 
 export interface RouteResult {
   route: Route;
@@ -49,6 +49,8 @@ export async function httpBenchmark(
             return { ...req, method: 'GET', path: `/v1/_floor/projects/${key.id}`, headers };
           case 'GET project by id':
             return { ...req, method: 'GET', path: `/v1/projects/${key.id}`, headers };
+          case 'GET project by id, set-config':
+            return { ...req, method: 'GET', path: `/set-config/v1/projects/${key.id}`, headers };
           case 'GET 20 projects':
             return { ...req, method: 'GET', path: '/v1/projects?limit=20', headers };
           case 'POST project':
