@@ -216,7 +216,7 @@ async function report({
   lines.push(
     '## Scale',
     '',
-    `A small tenant (${scale.smallTenantRows} rows) lists its 20 newest projects, one request at a time, as other tenants' rows grow the table from ${first.rows.toLocaleString('en-US')} to ${last.rows.toLocaleString('en-US')} rows (the big tenant keeping 15 %). ${FULL ? '' : '`--full` starts from 1,000,000 seeded rows and grows past 10,000,000.'} The starting count includes the rows the insert workloads added.`,
+    `A small tenant (${scale.smallTenantRows} rows) lists its 20 newest projects, one request at a time, as other tenants' rows grow the table from ${first.rows.toLocaleString('en-US')} to ${last.rows.toLocaleString('en-US')} rows (the big tenant keeping 15 %). ${FULL ? '' : '`--full` starts from 1,000,000 seeded rows and grows past 10,000,000. '}The starting count includes the rows the insert workloads added.`,
     '',
     '| total rows | p50 | p99 | p50 / p50 at the start |',
     '|---|---|---|---|',

@@ -33,11 +33,6 @@ export interface Worker {
 }
 
 /**
- * Background work in system mode: the outbox relay, webhook delivery and the scheduled
- * maintenance jobs, all on pg-boss. Several workers may run at once: the relay claims with
- * SKIP LOCKED and the queue gives each delivery job to one worker at a time.
- */
-/**
  * Runs `fn` while holding a session advisory lock shared by every Rowguard process on the
  * database. pg-boss creates a queue's partition with DDL on its shared job table, and two
  * processes creating queues at the same moment deadlock; one at a time, the later ones find
@@ -57,6 +52,11 @@ async function serialized(ownerPool: pg.Pool, fn: () => Promise<void>): Promise<
   }
 }
 
+/**
+ * Background work in system mode: the outbox relay, webhook delivery and the scheduled
+ * maintenance jobs, all on pg-boss. Several workers may run at once: the relay claims with
+ * SKIP LOCKED and the queue gives each delivery job to one worker at a time.
+ */
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const { kernel, ownerPool, ownerUrl, systemRole, log, delivery, retryDelaySeconds, deliveryRetentionDays } = options;
   const boss = createQueue({ connectionString: ownerUrl, maintenanceIntervalSeconds: options.maintenanceIntervalSeconds });
