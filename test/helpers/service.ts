@@ -17,8 +17,11 @@ export interface TestService {
 }
 
 /** The whole service (HTTP on a free port) on a test database, its logs captured. */
-export async function startTestService(urls: { ownerUrl: string; appUrl: string }, env: Record<string, string> = {}): Promise<TestService> {
-  const secrets = { jwtSecret: randomBytes(32).toString('base64url'), adminToken: randomBytes(32).toString('base64url') };
+export async function startTestService(
+  urls: { ownerUrl: string; appUrl: string },
+  env: Record<string, string> = {},
+  secrets = { jwtSecret: randomBytes(32).toString('base64url'), adminToken: randomBytes(32).toString('base64url') },
+): Promise<TestService> {
   const logs: string[] = [];
   const config = loadConfig({
     ROWGUARD_DATABASE_URL: urls.ownerUrl,

@@ -1,43 +1,28 @@
-import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load-config.js';
-import { startService, type RunningService } from '../../src/service.js';
 import { mintToken } from '../../src/cli/mint-token.js';
+import type { RunningService } from '../../src/service.js';
 import { TEST_ROLES } from '../helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createHarness } from '../helpers/http.js';
+import { startTestService, type TestService } from '../helpers/service.js';
 
 let db: TestDatabase;
+let s: TestService;
 let service: RunningService;
-const logs: string[] = [];
-const secrets = { jwtSecret: randomBytes(32).toString('base64url'), adminToken: randomBytes(32).toString('base64url') };
 let tenantId: string;
 let token: string;
 
-async function start(env: Record<string, string> = {}) {
-  const config = loadConfig({
-    ROWGUARD_DATABASE_URL: db.ownerUrl,
-    ROWGUARD_DB_APP_URL: db.appUrl,
-    ROWGUARD_SYSTEM_ROLE: TEST_ROLES.system,
-    ROWGUARD_PORT: '0',
-    ...env,
-  });
-  const sink = new Writable({ write: (chunk, _enc, done) => (logs.push(String(chunk)), done()) });
-  return startService(config, pino({ level: 'info' }, sink), secrets);
-}
-
 beforeAll(async () => {
   db = await createTestDatabase();
-  service = await start();
+  s = await startTestService(db);
+  service = s.service;
   const created = await fetch(`${service.url}/admin/tenants`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${secrets.adminToken}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${s.secrets.adminToken}`, 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'Socket Co', owner: { user_id: 'sam', email: 'sam@example.test' } }),
   });
   tenantId = ((await created.json()) as { id: string }).id;
-  token = await mintToken({ secret: secrets.jwtSecret, tenantId, userId: 'sam', tenantClaim: 'tid', ttl: '5m' });
+  token = await mintToken({ secret: s.secrets.jwtSecret, tenantId, userId: 'sam', tenantClaim: 'tid', ttl: '5m' });
 });
 afterAll(async () => {
   await service?.close();
@@ -69,9 +54,9 @@ describe('over a real socket', () => {
 
   it('logs one JSON line per request with tenant, actor, route and status, never the token', async () => {
     await api('/v1/projects', { headers: { 'x-request-id': 'log-me' } });
-    const line = logs.map((l) => JSON.parse(l)).find((l) => l.requestId === 'log-me' && l.msg === 'request');
+    const line = s.logs.map((l) => JSON.parse(l)).find((l) => l.requestId === 'log-me' && l.msg === 'request');
     expect(line).toMatchObject({ method: 'GET', route: '/v1/projects', status: 200, tenant: tenantId, actor: 'user:sam', ms: expect.any(Number) });
-    expect(logs.join('\n')).not.toContain(token.split('.')[2]);
+    expect(s.logs.join('\n')).not.toContain(token.split('.')[2]);
   });
 
   it('answers 413 for an oversized body sent over the wire', async () => {
@@ -80,7 +65,7 @@ describe('over a real socket', () => {
   });
 
   it('finishes in-flight requests on shutdown, then stops accepting', async () => {
-    const second = await start();
+    const second = (await startTestService(db, {}, s.secrets)).service;
     const project = await fetch(`${second.url}/v1/projects`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },

@@ -32,11 +32,13 @@ function hmacKeys(secret: string): JWTVerifyGetKey {
   const bytes = new TextEncoder().encode(secret);
   const imported = new Map<string, Promise<CryptoKey>>();
   return ({ alg }) => {
-    const hash = /^HS(256|384|512)$/.exec(alg ?? '')?.[1];
+    const known = imported.get(alg);
+    if (known) return known;
+    const hash = /^HS(256|384|512)$/.exec(alg)?.[1];
     // An alg outside `algorithms` is refused before the key is asked for; this is a backstop.
     if (!hash) throw new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed');
-    let key = imported.get(alg!);
-    if (!key) imported.set(alg!, (key = crypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: `SHA-${hash}` }, false, ['verify'])));
+    const key = crypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: `SHA-${hash}` }, false, ['verify']);
+    imported.set(alg, key);
     return key;
   };
 }
