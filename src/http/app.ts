@@ -8,7 +8,7 @@ import type { VerifiedUser } from './auth/jwt-verifier.js';
 import { problemFromError } from './database-errors.js';
 import { registerDocs } from './docs.js';
 import type { AppEnv } from './env.js';
-import { idempotency } from './middleware/idempotency.js';
+import { idempotency, IdempotentReplay } from './middleware/idempotency.js';
 import { jsonBody } from './middleware/json-body.js';
 import { requestContext } from './middleware/request-context.js';
 import { HttpProblem, problemResponse } from './problem.js';
@@ -120,6 +120,7 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
   app.notFound((c) => problemResponse(c, new HttpProblem(404, 'NOT_FOUND', 'No such resource'), { requestId: c.get('requestId') }));
 
   app.onError((error, c) => {
+    if (error instanceof IdempotentReplay) return error.response();
     const requestId = c.get('requestId');
     const problem =
       problemFromError(error) ??

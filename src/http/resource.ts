@@ -39,7 +39,8 @@ export interface ResourceDefinition {
   deletable?: boolean;
   /**
    * Column values to insert, from the validated body, and extra fields for the creation
-   * response only (e.g. a secret shown once); may throw HttpProblem.
+   * response only: a secret shown once, which is why such a response is never stored for an
+   * Idempotency-Key replay. May throw HttpProblem.
    */
   prepareCreate?: (body: Row, scope: Scope) => Promise<{ values: Row; extra?: Row }> | { values: Row; extra?: Row };
   /** Column values to update, from the validated body and the current row; may throw. */
@@ -207,6 +208,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, d
         });
         c.header('ETag', etag(created.row));
         c.header('Location', `${c.req.path}/${created.row.id}`);
+        if (Object.keys(created.extra).length > 0) c.set('oneTimeSecret', true);
         return c.json({ ...present(created.row), ...created.extra }, 201);
       },
     );

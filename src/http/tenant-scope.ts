@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { Kernel, Transaction } from '../db/kernel.js';
 import { authorize, loadPrincipal, type Permission, type Principal } from './auth/principal.js';
 import type { AppEnv } from './env.js';
+import { IdempotentReplay } from './middleware/idempotency.js';
 
 export interface Scope {
   tx: Transaction;
@@ -22,6 +23,9 @@ export function createTenantScope(kernel: Kernel): InTenant {
     if (open) {
       const principal = c.get('principal');
       authorize(principal, needed);
+      // Authorized like a fresh request: only now may a stored response be replayed.
+      const stored = c.get('replay');
+      if (stored) throw new IdempotentReplay(stored);
       return fn({ tx: open, principal, requestId: c.get('requestId') });
     }
     const credential = c.get('credential');

@@ -34,6 +34,7 @@ export const FIXTURES: Record<string, (seed: TenantSeed) => Row> = {
   audit_log: (s) => ({ tenant_id: s.tenantId, actor: 'user-1', action: 'project.created', entity_type: 'project', entity_id: s.ids.projects }),
   idempotency_keys: (s) => ({
     tenant_id: s.tenantId,
+    principal: 'user:user-1',
     key: `key-${unique()}`,
     fingerprint: 'f',
     status_code: 201,

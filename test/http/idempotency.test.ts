@@ -106,3 +106,107 @@ describe('Idempotency-Key', () => {
     expect(bad.body.code).toBe('INVALID_IDEMPOTENCY_KEY');
   });
 });
+
+describe('Idempotency-Key is bound to the caller', () => {
+  const apiKeyBody = { name: 'deploy', scopes: ['read', 'write'] };
+
+  it('never replays one principal’s response to another: the same key string runs as a new request', async () => {
+    const writer = await context.h.member(a, 'member');
+    const mine = await post(a, 'key-other-principal', { name: 'Owner made' });
+    const theirs = await context.h.call('POST', '/v1/projects', { token: writer.token, body: { name: 'Owner made' }, headers: { 'idempotency-key': 'key-other-principal' } });
+    expect(theirs.status).toBe(201);
+    expect(theirs.headers.get('idempotent-replayed')).toBeNull();
+    expect(theirs.body.id).not.toBe(mine.body.id);
+    // Each replays its own afterwards.
+    const again = await context.h.call('POST', '/v1/projects', { token: writer.token, body: { name: 'Owner made' }, headers: { 'idempotency-key': 'key-other-principal' } });
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body.id).toBe(theirs.body.id);
+  });
+
+  it('gives a viewer who knows an admin’s key a 403, not the admin’s response', async () => {
+    const admin = await context.h.member(a, 'admin');
+    const viewer = await context.h.member(a, 'viewer');
+    const created = await context.h.call('POST', '/v1/api-keys', { token: admin.token, body: apiKeyBody, headers: { 'idempotency-key': 'key-admin-secret' } });
+    expect(created.status).toBe(201);
+    const stolen = await context.h.call('POST', '/v1/api-keys', { token: viewer.token, body: apiKeyBody, headers: { 'idempotency-key': 'key-admin-secret' } });
+    expect(stolen.status).toBe(403);
+    expect(JSON.stringify(stolen.body)).not.toContain(created.body.key);
+    expect(stolen.headers.get('idempotent-replayed')).toBeNull();
+  });
+
+  it('checks permission before a replay: a principal demoted since gets 403', async () => {
+    const writer = await context.h.member(a, 'member');
+    const send = () => context.h.call('POST', '/v1/projects', { token: writer.token, body: { name: 'Before demotion' }, headers: { 'idempotency-key': 'key-demoted' } });
+    expect((await send()).status).toBe(201);
+    expect((await context.h.call('PATCH', `/v1/members/${writer.id}`, { token: a.token, body: { role: 'viewer' } })).status).toBe(200);
+    const replay = await send();
+    expect(replay.status).toBe(403);
+    expect(replay.headers.get('idempotent-replayed')).toBeNull();
+  });
+
+  it('binds API-key callers to their key: another key of the tenant runs its own request', async () => {
+    const keyOf = async (name: string) => (await context.h.call('POST', '/v1/api-keys', { token: a.token, body: { name, scopes: ['read', 'write'] } })).body.key as string;
+    const [first, second] = [await keyOf('one'), await keyOf('two')];
+    const one = await context.h.call('POST', '/v1/projects', { token: first, body: { name: 'By key' }, headers: { 'idempotency-key': 'key-by-api-key' } });
+    const two = await context.h.call('POST', '/v1/projects', { token: second, body: { name: 'By key' }, headers: { 'idempotency-key': 'key-by-api-key' } });
+    expect(one.status).toBe(201);
+    expect(two.status).toBe(201);
+    expect(two.headers.get('idempotent-replayed')).toBeNull();
+    expect(two.body.id).not.toBe(one.body.id);
+  });
+});
+
+describe('Idempotency-Key and one-time secrets', () => {
+  // Everything the table holds, as text, read past every policy.
+  const storedText = async () => {
+    const su = await context.db.superuserClient();
+    const { rows } = await su.query<{ row: string }>('select t::text as row from idempotency_keys t');
+    await su.end();
+    return rows.map((r) => r.row).join('\n');
+  };
+
+  const secretRequests: [string, () => Promise<{ secret: string; retry: () => ReturnType<typeof context.h.call> }>][] = [
+    [
+      'API key creation',
+      async () => {
+        const send = () => context.h.call('POST', '/v1/api-keys', { token: a.token, body: { name: 'ci', scopes: ['read'] }, headers: { 'idempotency-key': 'key-secret-api-key' } });
+        const reply = await send();
+        expect(reply.status).toBe(201);
+        return { secret: reply.body.key, retry: send };
+      },
+    ],
+    [
+      'webhook creation',
+      async () => {
+        const send = () =>
+          context.h.call('POST', '/v1/webhooks', { token: a.token, body: { url: 'https://hooks.example.com/in', event_types: ['project.created'] }, headers: { 'idempotency-key': 'key-secret-webhook' } });
+        const reply = await send();
+        expect(reply.status).toBe(201);
+        return { secret: reply.body.secret, retry: send };
+      },
+    ],
+    [
+      'webhook secret rotation',
+      async () => {
+        const hook = await context.h.call('POST', '/v1/webhooks', { token: a.token, body: { url: 'https://hooks.example.com/rotate', event_types: ['project.created'] } });
+        const send = () => context.h.call('POST', `/v1/webhooks/${hook.body.id}/rotate-secret`, { token: a.token, headers: { 'idempotency-key': 'key-secret-rotation' } });
+        const reply = await send();
+        expect(reply.status).toBe(200);
+        return { secret: reply.body.secret, retry: send };
+      },
+    ],
+  ];
+
+  it.each(secretRequests)('%s: the secret is never stored, and a retry is refused with a clear code', async (_name, run) => {
+    const { secret, retry } = await run();
+    expect(secret).toMatch(/^(rg_|whsec_)/);
+    const stored = await storedText();
+    expect(stored).not.toContain(secret);
+    expect(stored).not.toContain(secret.slice(secret.indexOf('_') + 1, secret.indexOf('_') + 17));
+    const again = await retry();
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('IDEMPOTENT_SECRET_NOT_REPLAYED');
+    expect(JSON.stringify(again.body)).not.toContain(secret);
+    expect(await storedText()).not.toContain(secret);
+  });
+});

@@ -240,7 +240,7 @@ describe('a worker killed mid-delivery', () => {
 describe('scheduled maintenance', () => {
   it('purges expired idempotency keys and prunes old finished deliveries, on a schedule', async () => {
     await h.kernel.asSystem(async (tx) => {
-      await tx.query(`insert into idempotency_keys (tenant_id, key, fingerprint, status_code, response_body, expires_at) values ($1, 'old', 'f', 201, '{}', now() - interval '1 minute'), ($1, 'fresh', 'f', 201, '{}', now() + interval '1 hour')`, [a.id]);
+      await tx.query(`insert into idempotency_keys (tenant_id, principal, key, fingerprint, status_code, response_body, expires_at) values ($1, 'user:u', 'old', 'f', 201, '{}', now() - interval '1 minute'), ($1, 'user:u', 'fresh', 'f', 201, '{}', now() + interval '1 hour')`, [a.id]);
       await tx.query(`update webhook_deliveries set created_at = now() - interval '40 days' where tenant_id = $1 and status = 'delivered'`, [a.id]);
     });
     expect(await purgeIdempotencyKeys(h.kernel)).toBeGreaterThanOrEqual(1);

@@ -164,6 +164,7 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>, inTenant
         await recordChange(scope.tx, scope.principal, scope.requestId, { action: 'webhook.secret_rotated', entityType: 'webhook', entityId: webhookId, changes: {} });
         return rows[0];
       });
+      c.set('oneTimeSecret', true);
       return c.json({ secret, previous_secret_expires_at: rotated.previous_secret_expires_at.toISOString() }, 200);
     },
   );
