@@ -34,6 +34,61 @@ describe('members', () => {
     expect(owners.rows[0]!.n).toBe(1);
   });
 
+  describe('who may change whom: actor role × target role × field', () => {
+    const roles = ['owner', 'admin', 'member', 'viewer'] as const;
+    const changes = [
+      ['promote to owner', 'PATCH', { role: 'owner' }],
+      ['demote to viewer', 'PATCH', { role: 'viewer' }],
+      ['remove by status', 'PATCH', { status: 'removed' }],
+      ['rename', 'PATCH', { display_name: 'Renamed' }],
+      ['delete', 'DELETE', undefined],
+    ] as const;
+    // Managing members needs admin; anything that touches an owner, or makes one, needs an owner.
+    const allowed = (actor: string, target: string, change: string) =>
+      actor === 'owner' || (actor === 'admin' && target !== 'owner' && change !== 'promote to owner');
+    const cases = roles.flatMap((actor) => roles.flatMap((target) => changes.map(([change, method, body]) => ({ actor, target, change, method, body }))));
+
+    let t: TestTenant;
+    const actors: Record<string, string> = {};
+    beforeAll(async () => {
+      t = await context.h.tenant('Matrix');
+      actors.owner = (await context.h.member(t, 'owner')).token;
+      for (const role of ['admin', 'member', 'viewer']) actors[role] = (await context.h.member(t, role)).token;
+    });
+
+    it.each(cases)('$actor → $target: $change', async ({ actor, target, change, method, body }) => {
+      const victim = await context.h.member(t, target);
+      const reply = await context.h.call(method, `/v1/members/${victim.id}`, { token: actors[actor], body });
+      if (allowed(actor, target, change)) {
+        expect(reply.status).toBe(method === 'DELETE' ? 204 : 200);
+      } else {
+        expect(reply.status).toBe(403);
+        expect(reply.body.code).toBe('FORBIDDEN');
+        const { rows } = await context.h.kernel.asSystem((tx) => tx.query('select role, status, display_name from team_members where tenant_id = $1 and id = $2', [t.id, victim.id]));
+        expect(rows[0]).toMatchObject({ role: target, status: 'active' });
+        expect(rows[0]!.display_name).not.toBe('Renamed');
+      }
+    });
+
+    it('an admin can neither reactivate a removed owner nor remove one', async () => {
+      const owner = await context.h.member(t, 'owner');
+      expect((await context.h.call('PATCH', `/v1/members/${owner.id}`, { token: actors.admin, body: { status: 'removed' } })).status).toBe(403);
+      expect((await context.h.call('PATCH', `/v1/members/${owner.id}`, { token: actors.owner, body: { status: 'removed' } })).status).toBe(200);
+      const back = await context.h.call('PATCH', `/v1/members/${owner.id}`, { token: actors.admin, body: { status: 'active' } });
+      expect(back.status).toBe(403);
+      expect((await context.h.call('PATCH', `/v1/members/${owner.id}`, { token: actors.owner, body: { status: 'active' } })).status).toBe(200);
+    });
+
+    it('the last active owner cannot be removed by status either, even by another owner made inactive first', async () => {
+      const solo = await context.h.tenant('Solo status');
+      const second = await context.h.member(solo, 'owner');
+      expect((await context.h.call('PATCH', `/v1/members/${second.id}`, { token: solo.token, body: { status: 'invited' } })).status).toBe(200);
+      const reply = await context.h.call('PATCH', `/v1/members/${solo.ownerId}`, { token: solo.token, body: { status: 'removed' } });
+      expect(reply.status).toBe(409);
+      expect(reply.body.code).toBe('LAST_OWNER');
+    });
+  });
+
   it('refuses a duplicate user or email in the same tenant with 409, but not across tenants', async () => {
     const body = { user_id: 'dup', email: 'dup@example.test', role: 'member' };
     expect((await context.h.call('POST', '/v1/members', { token: a.token, body })).status).toBe(201);

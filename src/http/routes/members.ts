@@ -57,8 +57,10 @@ export const members: ResourceDefinition = {
     if (body.role === 'owner') authorize(principal, 'owner');
     return { values: body };
   },
+  // Only an owner may change an owner in any field (role, status, name) or delete one, and
+  // only an owner may make someone an owner.
   prepareUpdate: async (body, current, { tx, principal }: Scope) => {
-    if (body.role !== undefined && body.role !== current.role && (body.role === 'owner' || current.role === 'owner')) authorize(principal, 'owner');
+    if (current.role === 'owner' || body.role === 'owner') authorize(principal, 'owner');
     const staysActiveOwner = (body.role ?? current.role) === 'owner' && (body.status ?? current.status) === 'active';
     if (isActiveOwner(current) && !staysActiveOwner) await assertAnotherOwner(tx, current.id as string);
     return body;
