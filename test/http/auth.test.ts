@@ -1,6 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintToken } from '../../src/cli/mint-token.js';
+import { createJwtVerifier } from '../../src/http/auth/jwt-verifier.js';
+import { RowguardError } from '../../src/errors.js';
 import { createHarness, useHarness, type TestTenant } from '../helpers/http.js';
 
 const context = useHarness();
@@ -9,8 +12,10 @@ let b: TestTenant;
 const owner = 'alice';
 
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-const sign = (claims: Record<string, unknown>, secret: string | Uint8Array, alg = 'HS256') =>
-  new SignJWT(claims).setProtectedHeader({ alg }).setIssuedAt().sign(typeof secret === 'string' ? new TextEncoder().encode(secret) : secret);
+const now = () => Math.floor(Date.now() / 1000);
+/** Signs `claims` with iat now and exp in 10 minutes, unless `claims` has its own (even undefined). */
+const sign = (claims: Record<string, unknown>, secret: string | Uint8Array, alg = 'HS256', header: Record<string, unknown> = {}) =>
+  new SignJWT({ iat: now(), exp: now() + 600, ...claims }).setProtectedHeader({ alg, ...header }).sign(typeof secret === 'string' ? new TextEncoder().encode(secret) : secret);
 
 beforeAll(async () => {
   a = await context.h.tenant('Acme', owner);
@@ -64,6 +69,97 @@ describe('JWT', () => {
   });
 });
 
+describe('token lifetime', () => {
+  const detail = async (token: string) => {
+    const reply = await projects(token);
+    expect(reply.status).toBe(401);
+    expect(reply.body.code).toBe('UNAUTHENTICATED');
+    return reply.body.detail as string;
+  };
+  const hours = (n: number) => Math.round(n * 3600);
+
+  it('refuses a token without exp', async () => {
+    expect(await detail(await sign({ sub: owner, tid: a.id, exp: undefined }, context.h.jwtSecret))).toBe('the token has no exp claim');
+  });
+
+  it('refuses a token whose exp - iat is longer than the maximum lifetime (24 h)', async () => {
+    expect(await detail(await sign({ sub: owner, tid: a.id, iat: now(), exp: now() + hours(25) }, context.h.jwtSecret))).toBe('the token lives longer than 86400 seconds');
+    // Issued an hour ago and valid for 23.5 more hours: exp is near enough, the lifetime is not.
+    expect(await detail(await sign({ sub: owner, tid: a.id, iat: now() - hours(1), exp: now() + hours(23.5) }, context.h.jwtSecret))).toBe('the token lives longer than 86400 seconds');
+  });
+
+  it('refuses a token without iat whose exp is further away than the maximum lifetime', async () => {
+    const token = await new SignJWT({ sub: owner, tid: a.id, exp: now() + hours(25) }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(context.h.jwtSecret));
+    expect(await detail(token)).toBe('the token lives longer than 86400 seconds');
+  });
+
+  it('accepts a token of exactly the maximum lifetime, as the demo issues', async () => {
+    expect((await projects(await context.h.mint(a.id, owner, '24h'))).status).toBe(200);
+    const token = await new SignJWT({ sub: owner, tid: a.id, exp: now() + hours(23) }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(context.h.jwtSecret));
+    expect((await projects(token)).status).toBe(200);
+  });
+
+  it('has a configurable maximum', async () => {
+    const secret = context.h.jwtSecret;
+    const short = createHarness(context.db, { jwt: { secret, maxLifetimeSeconds: 3600 } });
+    expect((await short.call('GET', '/v1/projects', { token: await sign({ sub: owner, tid: a.id, exp: now() + 1800 }, secret) })).status).toBe(200);
+    const long = await short.call('GET', '/v1/projects', { token: await sign({ sub: owner, tid: a.id, exp: now() + 7200 }, secret) });
+    expect(long.status).toBe(401);
+    expect(long.body.detail).toBe('the token lives longer than 3600 seconds');
+    expect(() => createJwtVerifier({ secret, maxLifetimeSeconds: 0 })).toThrow(RowguardError);
+  });
+
+  it('the token command refuses to mint a token the service would refuse', async () => {
+    const error = await mintToken({ secret: context.h.jwtSecret, tenantId: a.id, userId: owner, tenantClaim: 'tid', ttl: '7d' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RowguardError);
+    expect((error as RowguardError).code).toBe('CONFIG_INVALID');
+    const longer = await mintToken({ secret: context.h.jwtSecret, tenantId: a.id, userId: owner, tenantClaim: 'tid', ttl: '7d', maxLifetimeSeconds: 7 * 86_400 });
+    const { iat, exp } = JSON.parse(Buffer.from(longer.split('.')[1]!, 'base64url').toString()) as { iat: number; exp: number };
+    expect(exp - iat).toBe(7 * 86_400);
+  });
+});
+
+describe('typ header', () => {
+  it.each([undefined, 'JWT', 'jwt', 'at+jwt', 'AT+JWT', 'application/at+jwt', 'application/jwt'])('accepts typ %s', async (typ) => {
+    expect((await projects(await sign({ sub: owner, tid: a.id }, context.h.jwtSecret, 'HS256', typ === undefined ? {} : { typ }))).status).toBe(200);
+  });
+
+  it.each(['JWE', 'dpop+jwt', 'secevent+jwt', 'logout+jwt', 'application/json', ''])('refuses typ %j', async (typ) => {
+    const reply = await projects(await sign({ sub: owner, tid: a.id }, context.h.jwtSecret, 'HS256', { typ }));
+    expect(reply.status).toBe(401);
+    expect(reply.body.detail).toBe('the token is not an access token (typ)');
+  });
+});
+
+describe('issuer and audience with a public key or JWKS', () => {
+  let pem: string;
+  beforeAll(async () => {
+    pem = await exportSPKI((await generateKeyPair('ES256', { extractable: true })).publicKey);
+  });
+
+  it.each([
+    ['a PEM key without issuer and audience', () => ({ publicKeyPem: pem })],
+    ['a PEM key with an issuer only', () => ({ publicKeyPem: pem, issuer: 'https://idp.example.test' })],
+    ['a JWKS URL with an audience only', () => ({ jwksUrl: 'https://idp.example.test/jwks.json', audience: 'rowguard' })],
+  ])('refuses to start with %s', (_label, options) => {
+    let error: unknown;
+    try {
+      createJwtVerifier(options());
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RowguardError);
+    expect((error as RowguardError).code).toBe('CONFIG_INVALID');
+    expect((error as RowguardError).message).toMatch(/ROWGUARD_JWT_ISSUER and ROWGUARD_JWT_AUDIENCE/);
+  });
+
+  it('starts when both are given, when the requirement is turned off, and with a shared secret', () => {
+    expect(createJwtVerifier({ publicKeyPem: pem, issuer: 'https://idp.example.test', audience: 'rowguard' })).toBeTypeOf('function');
+    expect(createJwtVerifier({ publicKeyPem: pem, requireIssuerAudience: false })).toBeTypeOf('function');
+    expect(createJwtVerifier({ secret: context.h.jwtSecret })).toBeTypeOf('function');
+  });
+});
+
 describe('shared secret with more than one HMAC algorithm allowed', () => {
   it('verifies each allowed algorithm with the same secret and still refuses the others', async () => {
     const secret = context.h.jwtSecret;
@@ -80,11 +176,11 @@ describe('asymmetric keys', () => {
   it.each(['RS256', 'ES256', 'EdDSA'] as const)('verifies %s from a PEM key and refuses algorithm confusion', async (alg) => {
     const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
     const pem = await exportSPKI(publicKey);
-    const rsa = createHarness(context.db, { jwt: { publicKeyPem: pem } });
-    const good = await new SignJWT({ sub: owner, tid: a.id }).setProtectedHeader({ alg }).setExpirationTime('5m').sign(privateKey);
+    const rsa = createHarness(context.db, { jwt: { publicKeyPem: pem, issuer: 'https://idp.example.test', audience: 'rowguard' } });
+    const good = await new SignJWT({ sub: owner, tid: a.id }).setProtectedHeader({ alg }).setIssuer('https://idp.example.test').setAudience('rowguard').setExpirationTime('5m').sign(privateKey);
     expect((await rsa.call('GET', '/v1/projects', { token: good })).status).toBe(200);
     // The classic confusion attack: an HS256 token "signed" with the public key as the secret.
-    const confused = await sign({ sub: owner, tid: a.id }, pem);
+    const confused = await sign({ sub: owner, tid: a.id, iss: 'https://idp.example.test', aud: 'rowguard' }, pem);
     expect((await rsa.call('GET', '/v1/projects', { token: confused })).status).toBe(401);
   });
 
@@ -96,11 +192,46 @@ describe('asymmetric keys', () => {
       const pair = await generateKeyPair('ES256', { extractable: true });
       privateKey = pair.privateKey;
       const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
-      server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
+      server = createServer((req, res) => {
+        fetches.push(req.url ?? '');
+        // /hang never answers: an identity provider that accepts connections and stalls.
+        if (req.url?.startsWith('/hang')) return;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+      });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       url = `http://127.0.0.1:${(server.address() as { port: number }).port}/jwks.json`;
     });
-    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    afterAll(() => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const fetches: string[] = [];
+    const idp = { issuer: 'https://idp.example.test', audience: 'rowguard' };
+    const signed = (kid = 'k1') => new SignJWT({ sub: owner, tid: a.id }).setProtectedHeader({ alg: 'ES256', kid }).setIssuer(idp.issuer).setAudience(idp.audience).setExpirationTime('5m').sign(privateKey);
+    const fetchesOf = (path: string) => fetches.filter((f) => f === path).length;
+
+    it('gives up on a stalled JWKS fetch after jwksTimeoutMs', async () => {
+      const jwks = createHarness(context.db, { jwt: { jwksUrl: url.replace('/jwks.json', '/hang/timeout'), ...idp, jwksTimeoutMs: 200 } });
+      const started = Date.now();
+      const reply = await jwks.call('GET', '/v1/projects', { token: await signed() });
+      expect(reply.status).toBe(401);
+      // jose's own default is 5 s; the configured 200 ms must be what applies.
+      expect(Date.now() - started).toBeLessThan(2500);
+      expect(fetchesOf('/hang/timeout')).toBe(1);
+    });
+
+    it('caches the key set: one fetch for many tokens, unknown kids within the cooldown fetch nothing more', async () => {
+      const jwks = createHarness(context.db, { jwt: { jwksUrl: `${url}?cached`, ...idp } });
+      for (let i = 0; i < 3; i++) expect((await jwks.call('GET', '/v1/projects', { token: await signed() })).status).toBe(200);
+      for (let i = 0; i < 3; i++) expect((await jwks.call('GET', '/v1/projects', { token: await signed(`unknown-${i}`) })).status).toBe(401);
+      expect(fetchesOf('/jwks.json?cached')).toBe(1);
+    });
+
+    it('fetches again once the cache is older than jwksCacheMaxAgeMs', async () => {
+      const jwks = createHarness(context.db, { jwt: { jwksUrl: `${url}?uncached`, ...idp, jwksCacheMaxAgeMs: 0 } });
+      for (let i = 0; i < 2; i++) expect((await jwks.call('GET', '/v1/projects', { token: await signed() })).status).toBe(200);
+      expect(fetchesOf('/jwks.json?uncached')).toBe(2);
+    });
 
     it('accepts the right issuer and audience, refuses others', async () => {
       const jwks = createHarness(context.db, { jwt: { jwksUrl: url, issuer: 'https://idp.example.test', audience: 'rowguard' } });
