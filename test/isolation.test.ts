@@ -39,6 +39,38 @@ describe('every tenant table, as the app role', () => {
   });
 });
 
+describe('isolation that a later policy cannot widen', () => {
+  // Permissive policies are OR-ed: a shortcut added later for a report must not open other
+  // tenants' rows to the app role. The tenant predicate is also a RESTRICTIVE policy for it.
+  it.each(tables)('$table still keeps tenants apart with a permissive "using (true)" policy added', async ({ table, column }) => {
+    await owner.query(`create policy report_shortcut on "${table}" using (true) with check (true)`);
+    try {
+      expect(await checkTableIsolation(app, table, column, a, b)).toEqual([]);
+    } finally {
+      await owner.query(`drop policy report_shortcut on "${table}"`);
+    }
+  });
+
+  it('a finance report policy on invoices (status = paid) shows the app role only its own paid invoices', async () => {
+    await owner.query(`set role ${TEST_ROLES.system}`);
+    await owner.query(`update invoices set status = 'paid' where tenant_id = any($1)`, [[a.tenantId, b.tenantId]]).catch(() => undefined);
+    await owner.query('reset role');
+    await owner.query(`create policy finance_report on invoices for select using (status = 'paid')`);
+    try {
+      await app.query('begin');
+      await app.query(`select set_config('app.tenant_id', $1, true)`, [a.tenantId]);
+      const { rows } = await app.query<{ tenant_id: string }>('select tenant_id from invoices');
+      await app.query('commit');
+      expect(rows.length).toBeGreaterThan(0);
+      expect(rows.every((r) => r.tenant_id === a.tenantId)).toBe(true);
+      const none = await app.query('select count(*)::int as n from invoices');
+      expect(none.rows[0].n).toBe(0);
+    } finally {
+      await owner.query('drop policy finance_report on invoices');
+    }
+  });
+});
+
 describe('the check itself', () => {
   it('fails for a tenant table created without policies', async () => {
     await owner.query(`create table leaky (tenant_id uuid not null, id uuid not null default gen_random_uuid(), note text, primary key (tenant_id, id))`);

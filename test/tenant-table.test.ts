@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { SERVICE_MIGRATIONS, readMigrations } from '../src/schema/migrate.js';
@@ -23,46 +22,50 @@ describe('tenantTableSql', () => {
     expect(sql).toContain(`using ("tenant_id" = nullif(current_setting('app.tenant_id', true), '')::uuid)`);
     expect(sql).toContain(`with check ("tenant_id" = nullif(current_setting('app.tenant_id', true), '')::uuid)`);
     expect(sql).toContain('create policy system_access on "crm"."contacts" to "sys"');
+    expect(sql).toContain('create policy tenant_isolation_required on "crm"."contacts" as restrictive to "app"');
     expect(sql).toContain('create index "contacts_tenant_id_created_at_idx" on "crm"."contacts" ("tenant_id", created_at desc);');
     expect(sql).toContain('grant select, insert, update, delete on "crm"."contacts" to "app";');
     // No subquery, function wrapper, cast on the column, or OR branch in the predicate.
     expect(tenantPredicate()).not.toMatch(/select|\bor\b|"tenant_id"::/i);
   });
 
-  it('is what the service migrations contain for each tenant table', async () => {
+  it('gives every service tenant table exactly the policies it generates', async () => {
     const all = (await readMigrations(SERVICE_MIGRATIONS)).map((m) => m.sql).join('\n');
     const blocks = all.split('-- tenant isolation for ').slice(1);
     const tables = await discoverTenantTables(owner);
     expect(blocks.map((b) => b.split(' ')[0]).sort()).toEqual(tables.map((t) => t.table).sort());
-    for (const block of blocks) {
-      const table = block.split(' ')[0]!;
-      expect(block).toContain(`create policy tenant_isolation on "${table}"`);
-      expect(block).toContain(tenantPredicate(table === 'tenants' ? 'id' : 'tenant_id'));
+
+    // The generator's policies on a scratch table, compared with each service table's.
+    const policiesOf = async (table: string) =>
+      (
+        await owner.query(
+          `select policyname, permissive, roles::text[] as roles, cmd, regexp_replace(qual, '^\\(' || $2 || ' = ', '(COLUMN = ') as qual, regexp_replace(with_check, '^\\(' || $2 || ' = ', '(COLUMN = ') as with_check
+           from pg_policies where schemaname = 'public' and tablename = $1 order by policyname`,
+          [table, table === 'tenants' ? 'id' : 'tenant_id'],
+        )
+      ).rows;
+    await owner.query('create table shape_probe (tenant_id uuid not null, id uuid not null, created_at timestamptz not null default now(), primary key (tenant_id, id))');
+    await owner.query(tenantTableSql({ table: 'shape_probe', appRole: TEST_ROLES.app, systemRole: TEST_ROLES.system }));
+    try {
+      const generated = await policiesOf('shape_probe');
+      expect(generated.map((p) => [p.policyname, p.permissive, p.roles])).toEqual([
+        ['system_access', 'PERMISSIVE', [TEST_ROLES.system]],
+        ['tenant_isolation', 'PERMISSIVE', ['public']],
+        ['tenant_isolation_required', 'RESTRICTIVE', [TEST_ROLES.app]],
+      ]);
+      for (const { table } of tables) expect({ table, policies: await policiesOf(table) }).toEqual({ table, policies: generated });
+    } finally {
+      await owner.query('drop table shape_probe');
     }
-    expect(await readFile(`${SERVICE_MIGRATIONS}/0002_projects_tasks_documents_comments.sql`, 'utf8')).toContain(tenantTableSql({ table: 'tasks' }));
   });
 
-  it('leaves every tenant table in the catalog forced, with exactly the two generated policies', async () => {
+  it('leaves every tenant table in the catalog enabled and forced', async () => {
     const { rows } = await owner.query(`
-      select c.relname as table, c.relrowsecurity as enabled, c.relforcerowsecurity as forced,
-             array_agg(p.polname::text order by p.polname) as policies,
-             bool_and(p.polpermissive) as permissive,
-             bool_and(p.polcmd = '*') as all_commands
-      from pg_class c
-      join pg_namespace n on n.oid = c.relnamespace
-      left join pg_policy p on p.polrelid = c.oid
-      where n.nspname = 'public' and c.relkind = 'r'
-      group by c.relname, c.relrowsecurity, c.relforcerowsecurity`);
-    const tables = (await discoverTenantTables(owner)).map((t) => t.table);
-    for (const table of tables) {
-      expect(rows.find((r) => r.table === table)).toEqual({
-        table,
-        enabled: true,
-        forced: true,
-        policies: ['system_access', 'tenant_isolation'],
-        permissive: true,
-        all_commands: true,
-      });
+      select c.relname as table, c.relrowsecurity as enabled, c.relforcerowsecurity as forced
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public' and c.relkind = 'r'`);
+    for (const { table } of await discoverTenantTables(owner)) {
+      expect(rows.find((r) => r.table === table)).toEqual({ table, enabled: true, forced: true });
     }
     const system = await owner.query(`select count(*)::int as n from pg_policies where policyname = 'system_access' and roles <> array[$1]::name[]`, [TEST_ROLES.system]);
     expect(system.rows[0].n).toBe(0);

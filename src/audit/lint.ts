@@ -1,4 +1,5 @@
-import type { Catalog } from './catalog.js';
+import type { Catalog, Table } from './catalog.js';
+import { whyNotPinned } from './policy-expression.js';
 
 export type Severity = 'error' | 'warn' | 'info';
 
@@ -45,3 +46,33 @@ export function repinPolicySql(table: string, policy: { name: string; command: s
   const check = policy.command === '*' || policy.command === 'a' || policy.command === 'w' ? ` with check (${predicate})` : '';
   return `alter policy ${quoteIdent(policy.name)} on ${table}${using}${check};`;
 }
+
+/** Policies for roles the app role cannot become (a system role's bypass) do not concern it. */
+export function concernsApp(catalog: Catalog, roles: readonly string[]): boolean {
+  if (!catalog.appRole) return true;
+  const appRoles = new Set(catalog.appRoles.map((r) => r.name));
+  return roles.some((r) => r === 'public' || appRoles.has(r));
+}
+
+/**
+ * A RESTRICTIVE policy for every command that pins the tenant column in USING and WITH CHECK
+ * and applies to the app role: it is AND-ed with every permissive policy, so none can widen it.
+ */
+export function hasRestrictivePin(catalog: Catalog, table: Table): boolean {
+  return table.policies.some(
+    (p) =>
+      !p.permissive &&
+      p.command === '*' &&
+      concernsApp(catalog, p.roles) &&
+      p.using !== null &&
+      whyNotPinned(p.using, catalog.tenantColumn) === null &&
+      (p.check === null || whyNotPinned(p.check, catalog.tenantColumn) === null),
+  );
+}
+
+/** The restrictive tenant policy for the app role, as tenantTableSql writes it. */
+export function restrictivePolicySql(table: string, column: string, appRole: string): string {
+  const predicate = tenantPredicate(column);
+  return `create policy tenant_isolation_required on ${table} as restrictive to ${quoteIdent(appRole)} using (${predicate}) with check (${predicate});`;
+}
+

@@ -75,3 +75,17 @@ export function settingsRead(expression: string): SettingRead[] {
 export function usesCurrentUser(expression: string): boolean {
   return /\b(CURRENT_USER|SESSION_USER|CURRENT_ROLE)\b/.test(expression.replace(/'[^']*'/g, "''"));
 }
+
+/** Why an expression admits rows of other tenants, or null when every branch pins `column`. */
+export function whyNotPinned(expression: string, column: string): string | null {
+  if (/^\(?\s*true\s*\)?$/i.test(expression.trim())) return 'is always true';
+  if (!mentionsColumn(expression, column)) return `never refers to ${column}`;
+  const branches = orBranches(expression);
+  if (branches.length === 1) return null;
+  const open = branches.find((b) => !mentionsColumn(b, column));
+  if (!open) return null;
+  if (/IS NULL/i.test(open)) return `has an "IS NULL OR …" branch (${open.trim()})`;
+  const setting = settingsRead(open)[0];
+  if (setting) return `has an OR branch controlled by the setting ${setting.name}, which any role can set for itself`;
+  return `has an OR branch that does not involve ${column} (${open.trim()})`;
+}

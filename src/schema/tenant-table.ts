@@ -30,8 +30,9 @@ export function tenantPredicate(column = 'tenant_id'): string {
 
 /**
  * Everything a tenant table needs, as SQL for a migration: RLS enabled and forced (owners
- * too), one tenant policy for reads and writes, a policy letting the system role cross
- * tenants, an index leading with the tenant column, and the app role's grants.
+ * too), the tenant policy for reads and writes, the same predicate as a RESTRICTIVE policy
+ * for the app role (so no permissive policy added later can widen it), a policy letting the
+ * system role cross tenants, an index leading with the tenant column, and the app role's grants.
  *
  * @example
  * tenantTableSql({ table: 'invoices', index: ['created_at desc', 'id desc'] })
@@ -55,6 +56,10 @@ export function tenantTableSql(options: TenantTableOptions): string {
     `alter table ${target} enable row level security;`,
     `alter table ${target} force row level security;`,
     `create policy tenant_isolation on ${target}`,
+    `  using (${predicate})`,
+    `  with check (${predicate});`,
+    // AND-ed with every permissive policy, so one added later cannot widen the app role's view.
+    `create policy tenant_isolation_required on ${target} as restrictive to ${app}`,
     `  using (${predicate})`,
     `  with check (${predicate});`,
     `create policy system_access on ${target} to ${system}`,

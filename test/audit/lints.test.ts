@@ -16,6 +16,7 @@ const GOOD = `
   create table {s}.t (tenant_id uuid not null, id uuid not null default gen_random_uuid(), email text, owner_name text, primary key (tenant_id, id));
   alter table {s}.t enable row level security; alter table {s}.t force row level security;
   create policy tenant on {s}.t using (${PREDICATE}) with check (${PREDICATE});
+  create policy tenant_required on {s}.t as restrictive to {app} using (${PREDICATE}) with check (${PREDICATE});
   grant usage on schema {s} to {app}; grant select, insert, update, delete on {s}.t to {app};`;
 
 interface Case {
@@ -29,16 +30,16 @@ interface Case {
 const CASES: Record<string, Case> = {
   'table without RLS': { lint: 'rls-disabled', setup: 'alter table {s}.t disable row level security;' },
   'RLS not forced': { lint: 'rls-not-forced', setup: 'alter table {s}.t no force row level security;' },
-  'RLS without a policy': { lint: 'rls-without-policy', setup: 'drop policy tenant on {s}.t;' },
-  'an always-true policy': { lint: 'policy-not-pinned', setup: 'drop policy tenant on {s}.t; create policy open on {s}.t using (true) with check (true);' },
-  'a policy without the tenant column': { lint: 'policy-not-pinned', setup: "drop policy tenant on {s}.t; create policy p on {s}.t using (email like '%@%');" },
+  'RLS without a policy': { lint: 'rls-without-policy', setup: 'drop policy tenant on {s}.t; drop policy tenant_required on {s}.t;' },
+  'an always-true policy': { lint: 'policy-not-pinned', setup: 'drop policy tenant on {s}.t; drop policy tenant_required on {s}.t; create policy open on {s}.t using (true) with check (true);' },
+  'a policy without the tenant column': { lint: 'policy-not-pinned', setup: "drop policy tenant on {s}.t; drop policy tenant_required on {s}.t; create policy p on {s}.t using (email like '%@%');" },
   'an IS NULL OR policy': {
     lint: 'policy-not-pinned',
-    setup: "drop policy tenant on {s}.t; create policy p on {s}.t using (current_setting('app.tenant_id', true) is null or tenant_id = current_setting('app.tenant_id', true)::uuid);",
+    setup: "drop policy tenant on {s}.t; drop policy tenant_required on {s}.t; create policy p on {s}.t using (current_setting('app.tenant_id', true) is null or tenant_id = current_setting('app.tenant_id', true)::uuid);",
   },
   'a bypass setting': {
     lint: 'policy-not-pinned',
-    setup: `drop policy tenant on {s}.t; create policy p on {s}.t using (current_setting('app.bypass_rls', true) = 'on' or ${PREDICATE});`,
+    setup: `drop policy tenant on {s}.t; drop policy tenant_required on {s}.t; create policy p on {s}.t using (current_setting('app.bypass_rls', true) = 'on' or ${PREDICATE});`,
   },
   'a setting read without missing_ok': {
     lint: 'setting-not-guarded',
@@ -94,6 +95,11 @@ const CASES: Record<string, Case> = {
     lint: 'volatile-function-in-policy',
     setup: `create function {s}.tenant() returns uuid language sql volatile as $$ select nullif(current_setting('app.tenant_id', true), '')::uuid $$;
             drop policy tenant on {s}.t; create policy p on {s}.t using (tenant_id = {s}.tenant());`,
+  },
+  'tenant isolation only in a permissive policy': { lint: 'tenant-not-restricted', setup: 'drop policy tenant_required on {s}.t;' },
+  'a restrictive policy that does not pin the tenant': {
+    lint: 'tenant-not-restricted',
+    setup: "drop policy tenant_required on {s}.t; create policy loose on {s}.t as restrictive to {app} using (email is not null);",
   },
   'two permissive policies': { lint: 'multiple-permissive-policies', setup: `create policy again on {s}.t using (${PREDICATE});`, fixed: 'drop policy again on {s}.t;' },
   'a shared table': { lint: 'shared-table', setup: 'create table {s}.countries (code text primary key); grant select on {s}.countries to {app};', fixed: 'revoke select on {s}.countries from {app};' },
@@ -157,7 +163,7 @@ describe('the whole audit', () => {
     );
     const report = await audit(schema);
     expect(new Set(report.findings.map((f) => f.id))).toEqual(
-      new Set(['rls-not-forced', 'policy-not-pinned', 'setting-not-guarded', 'app-role-excess-privileges', 'view-runs-as-owner', 'unique-without-tenant']),
+      new Set(['rls-not-forced', 'policy-not-pinned', 'tenant-not-restricted', 'setting-not-guarded', 'app-role-excess-privileges', 'view-runs-as-owner', 'unique-without-tenant']),
     );
     await admin.query(fixSql(report));
     const after = await audit(schema);

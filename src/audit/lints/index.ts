@@ -17,6 +17,7 @@ import { sequenceIds } from './sequence-ids.js';
 import { serverVersion } from './server-version.js';
 import { settingNotGuarded } from './setting-not-guarded.js';
 import { sharedTable } from './shared-table.js';
+import { tenantNotRestricted } from './tenant-not-restricted.js';
 import { uniqueWithoutTenant } from './unique-without-tenant.js';
 import { unprotectedRelation } from './unprotected-relation.js';
 import { viewRunsAsOwner } from './view-runs-as-owner.js';
@@ -28,6 +29,7 @@ export const LINTS: readonly Lint[] = [
   rlsNotForced,
   rlsWithoutPolicy,
   policyNotPinned,
+  tenantNotRestricted,
   settingNotGuarded,
   policyUsesCurrentUser,
   appRoleBypasses,

@@ -1,4 +1,4 @@
-import { tenantPredicate, tenantTables, type Lint } from '../lint.js';
+import { restrictivePolicySql, tenantPredicate, tenantTables, type Lint } from '../lint.js';
 
 export const rlsWithoutPolicy: Lint = {
   id: 'rls-without-policy',
@@ -12,7 +12,11 @@ export const rlsWithoutPolicy: Lint = {
         severity: 'warn',
         object: t.qualified,
         message: 'With no policy every row is hidden from every role bound by RLS: safe, but the table is unusable by the app, which is rarely what was meant.',
-        fix: `create policy tenant_isolation on ${t.qualified} using (${tenantPredicate(catalog.tenantColumn)}) with check (${tenantPredicate(catalog.tenantColumn)});`,
+        // The shape tenantTableSql writes: the permissive policy, and its restrictive copy for the app role.
+        fix: [
+          `create policy tenant_isolation on ${t.qualified} using (${tenantPredicate(catalog.tenantColumn)}) with check (${tenantPredicate(catalog.tenantColumn)});`,
+          ...(catalog.appRole ? [restrictivePolicySql(t.qualified, catalog.tenantColumn, catalog.appRole)] : []),
+        ].join('\n'),
       })),
 };
 
