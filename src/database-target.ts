@@ -2,12 +2,12 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from './config/load-config.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded/embedded-postgres.js';
-import { RowguardError, UnsafeRoleError } from './errors.js';
+import { RowguardError } from './errors.js';
 import { migrate } from './schema/migrate.js';
 
 export interface DatabaseTarget {
   ownerUrl: string;
-  /** Undefined only in development without ROWGUARD_DB_APP_URL: requests then run as the owner. */
+  /** Undefined when only the owner URL is configured: enough for migrations and CLI commands, never for serving. */
   appUrl: string | undefined;
   appRole: string;
   /** Human description for the start-up line. */
@@ -20,7 +20,7 @@ export interface DatabaseTarget {
  * one when no URL is configured, otherwise the configured server.
  */
 export async function connectDatabase(config: Config, log: Logger): Promise<DatabaseTarget> {
-  const target = config.databaseUrl ? await configuredTarget(config, log) : await embeddedTarget(config, log);
+  const target = config.databaseUrl ? await configuredTarget(config) : await embeddedTarget(config, log);
   try {
     await migrate({
       connectionString: target.ownerUrl,
@@ -50,17 +50,11 @@ async function embeddedTarget(config: Config, log: Logger): Promise<DatabaseTarg
   };
 }
 
-async function configuredTarget(config: Config, log: Logger): Promise<DatabaseTarget> {
+async function configuredTarget(config: Config): Promise<DatabaseTarget> {
   const ownerUrl = config.databaseUrl as string;
-  if (!config.appUrl && config.env === 'production') {
-    throw new UnsafeRoleError('APP_URL_REQUIRED', 'refusing to start: ROWGUARD_DB_APP_URL is not set, so requests would run as the owner and row-level security would not be enforced');
-  }
   const appRole = config.appRole;
   await assertRolesExist(ownerUrl, [appRole, config.systemRole]);
   const server = new URL(ownerUrl);
-  if (!config.appUrl) {
-    log.warn('ROWGUARD_DB_APP_URL is not set: requests run through the owner pool, where row-level security is NOT enforced for superusers or table owners without FORCE. Never run like this in production.');
-  }
   return { ownerUrl, appUrl: config.appUrl, appRole, description: `PostgreSQL at ${server.hostname}:${server.port || 5432}${server.pathname}` };
 }
 

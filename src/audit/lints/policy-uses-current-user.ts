@@ -1,5 +1,5 @@
 import { usesCurrentUser } from '../policy-expression.js';
-import { repinPolicySql, tenantPolicies, type Finding, type Lint } from '../lint.js';
+import { concernsApp, repinPolicySql, tenantPolicies, type Finding, type Lint } from '../lint.js';
 
 export const policyUsesCurrentUser: Lint = {
   id: 'policy-uses-current-user',
@@ -8,6 +8,9 @@ export const policyUsesCurrentUser: Lint = {
   run: (catalog) => {
     const findings: Finding[] = [];
     for (const { table, policy } of tenantPolicies(catalog)) {
+      // For a role the app role cannot become (system_access requiring an explicit SET ROLE),
+      // current_user is a role check, not a stand-in for the tenant.
+      if (!concernsApp(catalog, policy.roles)) continue;
       if (![policy.using, policy.check].some((e) => e && usesCurrentUser(e))) continue;
       findings.push({
         id: 'policy-uses-current-user',
