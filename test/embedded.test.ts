@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -113,5 +115,104 @@ describe('rowguard serve on embedded PostgreSQL', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script]);
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(7);
+  });
+});
+
+describe('local secrets during the first start', () => {
+  interface Seen {
+    path: string;
+    mode: number;
+    holdsSecret: boolean;
+  }
+
+  /** Every file under `dir` (recursively) with its mode and whether it contains one of `secrets`. */
+  async function scan(dir: string, secrets: string[], seen: Seen[] = []): Promise<Seen[]> {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) await scan(path, secrets, seen);
+      else if (entry.isFile()) await inspect(path, secrets, seen);
+    }
+    return seen;
+  }
+
+  /** Adds the file at `path` to `seen`, unless it is gone already (or is not a file). */
+  async function inspect(path: string, secrets: string[], seen: Seen[]): Promise<void> {
+    try {
+      const status = await lstat(path);
+      if (!status.isFile()) return;
+      const text = (await readFile(path)).toString('latin1');
+      seen.push({ path, mode: status.mode & 0o777, holdsSecret: secrets.some((secret) => text.includes(secret)) });
+    } catch {
+      // removed between the event and the look
+    }
+  }
+
+  /**
+   * Records each file as it appears in `dir`, and in folders created there (not pgdata/,
+   * which initdb fills and the final scan covers): a file written and removed during initdb
+   * lives for as long as initdb runs. One watcher per folder: Node 20's recursive watch on
+   * Linux polls every file and would slow start-up down tenfold.
+   */
+  function record(dir: string, secrets: string[], seen: Seen[], watchers: Map<string, FSWatcher>): void {
+    const watcher = watch(dir, (_event, name) => {
+      if (!name) return;
+      const path = join(dir, name.toString());
+      void lstat(path).then(
+        async (status) => {
+          if (!status.isDirectory()) return inspect(path, secrets, seen);
+          if (name.toString() === 'pgdata' || watchers.has(path)) return;
+          record(path, secrets, seen, watchers);
+          // Written before the watcher was there: look once.
+          for (const entry of await readdir(path).catch(() => [])) await inspect(join(path, entry), secrets, seen);
+        },
+        () => undefined,
+      );
+    });
+    watchers.set(dir, watcher);
+  }
+
+  it('never writes a secret to a file others can read, not even for the length of initdb', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'rowguard-secrets-'));
+    // As root, PostgreSQL runs as its own OS user, which must be able to pass through.
+    await chmod(root, 0o711);
+    try {
+      // The child's temporary folder: shared and world-writable, like /tmp.
+      const temp = join(root, 'tmp');
+      await mkdir(temp);
+      await chmod(temp, 0o1777);
+      const dataDir = join(root, 'data');
+      await mkdir(dataDir, { mode: 0o700 });
+      // Known secrets, so the files written during start-up can be searched for them.
+      const credentials = { superuser: randomBytes(24).toString('base64url'), owner: randomBytes(24).toString('base64url'), app: randomBytes(24).toString('base64url') };
+      await writeFile(join(dataDir, 'credentials.json'), JSON.stringify(credentials), { mode: 0o600 });
+      const secrets = Object.values(credentials);
+
+      const seen: Seen[] = [];
+      const watchers = new Map<string, FSWatcher>();
+      record(temp, secrets, seen, watchers);
+      record(dataDir, secrets, seen, watchers);
+      const script = `
+        import { startEmbeddedPostgres } from './src/embedded/embedded-postgres.ts';
+        const db = await startEmbeddedPostgres({ dataDir: process.env.SECRETS_DATA_DIR });
+        await db.stop();`;
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, TMPDIR: temp, SECRETS_DATA_DIR: dataDir } });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const code = await new Promise((resolve) => child.once('exit', resolve));
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the last watch events
+      for (const watcher of watchers.values()) watcher.close();
+      expect(code, stderr).toBe(0);
+      expect(await readdir(join(dataDir, 'pgdata'))).toContain('PG_VERSION');
+
+      const readableByOthers = (s: Seen) => (s.mode & 0o077) !== 0;
+      const leaks = [...seen, ...(await scan(root, secrets))].filter((s) => s.holdsSecret && readableByOthers(s));
+      expect(leaks).toEqual([]);
+      // Nothing holding a secret outside the data folder, then or now, and in it only credentials.json remains.
+      expect(seen.filter((s) => s.holdsSecret && !s.path.startsWith(dataDir))).toEqual([]);
+      expect((await scan(root, secrets)).filter((s) => s.holdsSecret).map((s) => s.path)).toEqual([join(dataDir, 'credentials.json')]);
+      expect((await stat(join(dataDir, 'credentials.json'))).mode & 0o777).toBe(0o600);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

