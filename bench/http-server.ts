@@ -5,7 +5,7 @@
 //                                    GET /v1/projects/:id (principal check, read) as V0: explicit
 //                                    tenant filters, tables without RLS, autocommit
 //   /set-config/v1/…                 the same API with ROWGUARD_TENANT_CONTEXT=set-config
-// The kernel settings are the service's defaults (loadConfig with an empty environment).
+// The kernel settings are the service's defaults for a pool of 8 (loadConfig).
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load-config.js';
@@ -16,9 +16,9 @@ import { createJwtVerifier } from '../src/http/auth/jwt-verifier.js';
 import { HttpProblem } from '../src/http/problem.js';
 
 const { BENCH_APP_URL: appUrl, BENCH_OWNER_URL: ownerUrl, BENCH_SYSTEM_ROLE: systemRole, BENCH_JWT_SECRET: secret } = process.env;
-const pool = createPool({ connectionString: appUrl!, max: 8, applicationName: 'bench http' });
+const defaults = loadConfig({ ROWGUARD_DB_POOL_SIZE: '8' });
+const pool = createPool({ connectionString: appUrl!, max: defaults.poolSize, applicationName: 'bench http' });
 const systemPool = createPool({ connectionString: ownerUrl!, max: 2, applicationName: 'bench http system' });
-const defaults = loadConfig({});
 const api = (tenantContext: 'set-local' | 'set-config') => {
   const kernel = createKernel({
     appPool: pool,
@@ -27,6 +27,9 @@ const api = (tenantContext: 'set-local' | 'set-config') => {
     tenantContext,
     statementTimeout: defaults.statementTimeout,
     lockTimeout: defaults.lockTimeout,
+    idleInTransactionTimeout: defaults.idleInTransactionTimeout,
+    maxConnectionsPerTenant: defaults.tenantMaxConnections,
+    tenantQueueTimeout: defaults.tenantQueueTimeout,
   });
   return createApp({
     kernel,

@@ -16,7 +16,8 @@ export type RowguardErrorCode =
   | 'MIGRATION_FAILED'
   | 'ROLE_SETUP_FAILED'
   | 'EMBEDDED_POSTGRES_FAILED'
-  | 'DATABASE_UNAVAILABLE';
+  | 'DATABASE_UNAVAILABLE'
+  | 'TENANT_BUSY';
 
 export class RowguardError extends Error {
   readonly code: RowguardErrorCode;

@@ -98,6 +98,9 @@ export async function startService(
       tenantContext: config.tenantContext,
       statementTimeout: config.statementTimeout,
       lockTimeout: config.lockTimeout,
+      idleInTransactionTimeout: config.idleInTransactionTimeout,
+      maxConnectionsPerTenant: config.tenantMaxConnections,
+      tenantQueueTimeout: config.tenantQueueTimeout,
     });
     const latest = Math.max(...(await readMigrations(SERVICE_MIGRATIONS)).map((m) => m.id));
     const ready = async () => {

@@ -34,6 +34,26 @@ async function lockProject(): Promise<() => Promise<void>> {
 }
 
 describe.each(['set-local', 'set-config'] as const)('per-transaction limits (tenantContext %s)', (tenantContext) => {
+  it('ends a transaction left idle (a handler stuck on something else) and frees its connection', async () => {
+    const { kernel, appPool } = db.kernel({ appPoolSize: 1, tenantContext, idleInTransactionTimeout: 200 });
+    const stuck = kernel.withTenant(tenant, async (tx) => {
+      await tx.query('select count(*) from projects');
+      await new Promise((resolve) => setTimeout(resolve, 700)); // no statement: idle in transaction
+      return tx.query('select count(*) from projects');
+    });
+    await expect(stuck).rejects.toThrow();
+    // The server ended that session; the pool replaces it and the next transaction runs.
+    expect((await kernel.tenantQuery(tenant, 'select count(*)::int as n from projects')).rows[0]!.n).toBe(1);
+    expect(appPool.totalCount).toBe(1);
+    const su = await db.superuserClient();
+    const { rows } = await su.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and usename = $1 and state like 'idle in transaction%'`, [TEST_ROLES.app]);
+    expect(rows[0].n).toBe(0);
+    // Local to the transaction like the other limits: the pooled session keeps the server's value.
+    const client = await appPool.connect();
+    expect((await client.query('show idle_in_transaction_session_timeout')).rows[0].idle_in_transaction_session_timeout).toBe('0');
+    client.release();
+  });
+
   it('ends a long statement with 57014 and leaves the only connection usable', async () => {
     const { kernel, appPool } = db.kernel({ appPoolSize: 1, tenantContext, statementTimeout: 150 });
     const started = performance.now();

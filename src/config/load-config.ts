@@ -24,6 +24,9 @@ const schema = z.object({
   ROWGUARD_TENANT_CONTEXT: z.enum(['set-local', 'set-config']).default('set-local'),
   ROWGUARD_STATEMENT_TIMEOUT: z.coerce.number().int().min(0).max(86_400_000).default(30_000),
   ROWGUARD_LOCK_TIMEOUT: z.coerce.number().int().min(0).max(86_400_000).default(10_000),
+  ROWGUARD_IDLE_IN_TRANSACTION_TIMEOUT: z.coerce.number().int().min(0).max(86_400_000).default(5_000),
+  ROWGUARD_TENANT_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1000).optional(),
+  ROWGUARD_TENANT_QUEUE_TIMEOUT: z.coerce.number().int().min(0).max(60_000).default(2_000),
   ROWGUARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ROWGUARD_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ROWGUARD_JWT_PUBLIC_KEY: z.string().includes('-----BEGIN PUBLIC KEY-----', { message: 'must be a PEM public key' }).optional(),
@@ -68,6 +71,12 @@ export interface Config {
   /** Per-transaction statement_timeout and lock_timeout in ms; 0 leaves the server's setting. */
   readonly statementTimeout: number;
   readonly lockTimeout: number;
+  /** Per-transaction idle_in_transaction_session_timeout in ms; 0 leaves the server's setting. */
+  readonly idleInTransactionTimeout: number;
+  /** Pooled app connections one tenant may hold at once (default: a third of the pool). */
+  readonly tenantMaxConnections: number;
+  /** How long a tenant's request waits for one of its connections before 429 TENANT_BUSY. */
+  readonly tenantQueueTimeout: number;
   readonly logLevel: string;
   readonly jwt: {
     readonly secret: string | undefined;
@@ -129,6 +138,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Record<key
     tenantContext: e.ROWGUARD_TENANT_CONTEXT,
     statementTimeout: e.ROWGUARD_STATEMENT_TIMEOUT,
     lockTimeout: e.ROWGUARD_LOCK_TIMEOUT,
+    idleInTransactionTimeout: e.ROWGUARD_IDLE_IN_TRANSACTION_TIMEOUT,
+    tenantMaxConnections: Math.min(e.ROWGUARD_TENANT_MAX_CONNECTIONS ?? Math.max(1, Math.floor(e.ROWGUARD_DB_POOL_SIZE / 3)), e.ROWGUARD_DB_POOL_SIZE),
+    tenantQueueTimeout: e.ROWGUARD_TENANT_QUEUE_TIMEOUT,
     logLevel: e.ROWGUARD_LOG_LEVEL,
     jwt: Object.freeze({
       secret: e.ROWGUARD_JWT_SECRET,

@@ -2,7 +2,8 @@ import type pg from 'pg';
 import { quoteIdent } from './quote.js';
 import { parseTenantId, TENANT_SETTING } from './tenant-id.js';
 import type { PipelineStatement } from './pipeline.js';
-import { ScopedTransaction, type Transaction, type TransactionOptions } from './transaction.js';
+import { TenantLimiter } from './tenant-limiter.js';
+import { ScopedTransaction, type AcquireSlot, type Transaction, type TransactionOptions } from './transaction.js';
 
 export type { Transaction } from './transaction.js';
 
@@ -30,6 +31,19 @@ export interface KernelOptions {
    */
   statementTimeout?: number;
   lockTimeout?: number;
+  /**
+   * Milliseconds a transaction may sit idle between statements before the server ends its
+   * session (idle_in_transaction_session_timeout, set per transaction): a handler stuck on
+   * something other than the database frees its connection. 0 or absent: the server's setting.
+   */
+  idleInTransactionTimeout?: number;
+  /**
+   * At most this many pooled connections held by one tenant's transactions at once; more
+   * wait in that tenant's own queue for up to `tenantQueueTimeout` ms, then fail with
+   * `TENANT_BUSY`. Absent: no cap. Counted per kernel (per process).
+   */
+  maxConnectionsPerTenant?: number;
+  tenantQueueTimeout?: number;
 }
 
 export interface Kernel {
@@ -87,13 +101,19 @@ export function createKernel({
   tenantContext = 'set-local',
   statementTimeout = 0,
   lockTimeout = 0,
+  idleInTransactionTimeout = 0,
+  maxConnectionsPerTenant,
+  tenantQueueTimeout = 2_000,
 }: KernelOptions): Kernel {
   const options: TransactionOptions = { prepare, statementCacheSize };
+  const limiter = maxConnectionsPerTenant ? new TenantLimiter(maxConnectionsPerTenant, tenantQueueTimeout) : null;
+  const slotFor = (tenantId: string): AcquireSlot | undefined => (limiter ? () => limiter.acquire(tenantId) : undefined);
   // The limits ride along as set_config calls of one prepared statement (is_local = true),
   // in the same round trip as BEGIN; absent limits add nothing.
   const limits = [
     ...(statementTimeout > 0 ? [['statement_timeout', `${statementTimeout}ms`]] : []),
     ...(lockTimeout > 0 ? [['lock_timeout', `${lockTimeout}ms`]] : []),
+    ...(idleInTransactionTimeout > 0 ? [['idle_in_transaction_session_timeout', `${idleInTransactionTimeout}ms`]] : []),
   ];
   const limitCalls = (firstParameter: number) => limits.map(([name], i) => `set_config('${name}', $${firstParameter + i}, true)`);
   const limitValues = limits.map(([, value]) => value);
@@ -128,16 +148,16 @@ export function createKernel({
     // async: a bad tenant id rejects the promise instead of throwing synchronously.
     async withTenant(tenantId, fn) {
       const opening = tenantOpening(tenantId);
-      return scoped(new ScopedTransaction(appPool, opening, options), fn);
+      return scoped(new ScopedTransaction(appPool, opening, options, slotFor(tenantId)), fn);
     },
 
     async tenantQuery(tenantId, text, values) {
       if (tenantContext === 'set-config') {
         // Statements before one Sync form an implicit transaction: the setting ends at the
         // Sync, so no BEGIN or COMMIT is needed. (SET LOCAL there would log a warning.)
-        return new ScopedTransaction(appPool, [setContext(tenantId)], options).queryAndClose(text, values, []);
+        return new ScopedTransaction(appPool, [setContext(tenantId)], options, slotFor(tenantId)).queryAndClose(text, values, []);
       }
-      return new ScopedTransaction(appPool, tenantOpening(tenantId), options).queryAndCommit(text, values);
+      return new ScopedTransaction(appPool, tenantOpening(tenantId), options, slotFor(tenantId)).queryAndCommit(text, values);
     },
 
     withoutTenant(fn) {

@@ -23,6 +23,9 @@ export interface TransactionOptions {
   statementCacheSize: number;
 }
 
+/** Takes a slot before a connection is checked out; resolves with the function that frees it. */
+export type AcquireSlot = () => Promise<() => void>;
+
 const caches = new WeakMap<pg.PoolClient, StatementCache>();
 
 /**
@@ -36,11 +39,14 @@ export class ScopedTransaction implements Transaction {
   private state: 'open' | 'aborted' | 'closed' = 'open';
   private failure: unknown = null;
   private broken = false;
+  private freeSlot: (() => void) | null = null;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly opening: readonly PipelineStatement[],
     private readonly options: TransactionOptions,
+    /** A per-tenant connection cap (TenantLimiter); none for system transactions. */
+    private readonly acquireSlot?: AcquireSlot,
   ) {}
 
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
@@ -134,11 +140,22 @@ export class ScopedTransaction implements Transaction {
   private release(client: pg.PoolClient, error?: Error): void {
     const idle = (client as unknown as { _txStatus?: string })._txStatus === 'I';
     client.release(this.broken || !idle ? (error ?? new Error('connection left inside a transaction')) : undefined);
+    this.freeSlot?.();
   }
 
   private connection(): Promise<pg.PoolClient> {
-    this.client ??= this.pool.connect();
+    this.client ??= this.checkOut();
     return this.client;
+  }
+
+  private async checkOut(): Promise<pg.PoolClient> {
+    this.freeSlot = (await this.acquireSlot?.()) ?? null;
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      this.freeSlot?.();
+      throw error;
+    }
   }
 
   private cacheOf(client: pg.PoolClient): StatementCache | null {

@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import { cors } from 'hono/cors';
 import type { Logger } from 'pino';
 import type { Kernel } from '../db/kernel.js';
+import { TenantBusyError } from '../db/tenant-limiter.js';
 import { authenticate, authenticateAdmin } from './auth/authenticate.js';
 import type { VerifiedUser } from './auth/jwt-verifier.js';
 import { problemFromError } from './database-errors.js';
@@ -24,11 +25,12 @@ import { members } from './routes/members.js';
 import { projects } from './routes/projects.js';
 import { tasks } from './routes/tasks.js';
 import { registerWebhookDeliveryRoutes } from './routes/webhook-deliveries.js';
-import { webhooks } from './routes/webhooks.js';
+import { webhookDestinationCheck, webhooks } from './routes/webhooks.js';
+import type { Resolve } from '../jobs/destination-guard.js';
 import { createTenantScope } from './tenant-scope.js';
 
 /** Every tenant resource, in the order of the OpenAPI document. */
-export const resources = ({ allowPrivateDestinations }: { allowPrivateDestinations: boolean }) => [
+export const resources = [
   projects,
   tasks,
   documents,
@@ -36,7 +38,7 @@ export const resources = ({ allowPrivateDestinations }: { allowPrivateDestinatio
   invoices,
   members,
   apiKeys,
-  webhooks({ allowPrivateDestinations }),
+  webhooks,
   auditLog,
 ];
 
@@ -54,10 +56,14 @@ export interface AppOptions {
   idempotencyTtlSeconds?: number;
   /** Let webhooks target loopback and private addresses (development and tests only). */
   allowPrivateDestinations?: boolean;
+  /** Longest wait for DNS when a webhook URL is registered. */
+  webhookDnsTimeoutMs?: number;
+  /** Name resolution for webhook URLs (default: the system resolver). */
+  resolveHost?: Resolve;
 }
 
 /** The HTTP service: tenant API under /v1, admin API under /admin, health, OpenAPI and docs. */
-export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit, corsOrigins, idempotencyTtlSeconds = 86_400, allowPrivateDestinations = false }: AppOptions): OpenAPIHono<AppEnv> {
+export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit, corsOrigins, idempotencyTtlSeconds = 86_400, allowPrivateDestinations = false, webhookDnsTimeoutMs = 2_000, resolveHost }: AppOptions): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (result.success) return;
@@ -72,6 +78,8 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
   app.use('/v1/*', authenticate({ kernel, verifyJwt }));
   app.use('/admin/*', authenticateAdmin(adminToken));
   app.use('*', jsonBody({ limit: bodyLimit }));
+  // Network I/O (DNS) before any tenant transaction opens: it must never hold a pooled connection.
+  app.use('/v1/webhooks/*', webhookDestinationCheck({ allowPrivate: allowPrivateDestinations, timeoutMs: webhookDnsTimeoutMs, resolve: resolveHost }));
   app.use('/v1/*', idempotency({ kernel, ttlSeconds: idempotencyTtlSeconds }));
 
   const health = (path: string, summary: string, status: string) =>
@@ -97,7 +105,7 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
   });
 
   const inTenant = createTenantScope(kernel);
-  for (const resource of resources({ allowPrivateDestinations })) registerResource(app, inTenant, resource);
+  for (const resource of resources) registerResource(app, inTenant, resource);
   registerWebhookDeliveryRoutes(app, inTenant);
   registerAdminRoutes(app, kernel);
 
@@ -128,6 +136,7 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
     if (problem) {
       if (problem.status >= 500) c.get('log')?.warn({ err: error, code: problem.code }, 'request failed');
       if (problem.status === 401) c.header('WWW-Authenticate', 'Bearer');
+      if (error instanceof TenantBusyError) c.header('Retry-After', String(error.retryAfterSeconds));
       return problemResponse(c, problem, { requestId });
     }
     c.get('log')?.error({ err: error }, 'unhandled error');

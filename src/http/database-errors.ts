@@ -1,4 +1,5 @@
 import { isConnectionFailure, SQLSTATE } from '../db/sqlstate.js';
+import { TenantBusyError } from '../db/tenant-limiter.js';
 import { RowguardError } from '../errors.js';
 import { HttpProblem } from './problem.js';
 
@@ -21,6 +22,9 @@ function fieldOf(error: DatabaseError): string {
  */
 export function problemFromError(error: unknown): HttpProblem | null {
   if (error instanceof HttpProblem) return error;
+  if (error instanceof TenantBusyError) {
+    return new HttpProblem(429, 'TENANT_BUSY', 'This tenant has too many requests in progress; retry after the time in Retry-After');
+  }
   if (error instanceof RowguardError && error.code === 'INVALID_TENANT_ID') {
     return new HttpProblem(401, 'UNAUTHENTICATED', 'The credentials do not name a valid tenant');
   }

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from '@hono/zod-openapi';
-import { DestinationError, resolvePublicAddress } from '../../jobs/destination-guard.js';
+import type { MiddlewareHandler } from 'hono';
+import { DestinationError, resolvePublicAddress, type Resolve } from '../../jobs/destination-guard.js';
+import type { AppEnv } from '../env.js';
 import { HttpProblem } from '../problem.js';
 import type { ResourceDefinition } from '../resource.js';
 import { id, timestamp, updatedSince } from '../schemas.js';
@@ -27,22 +29,43 @@ export const webhookSecret = z.string().regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/
 
 export const newWebhookSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
 
-/**
- * Refuses destinations that resolve to internal addresses (422), unless allowed by
- * configuration. A name that does not resolve yet is accepted: every delivery checks again.
- */
-async function checkDestination(value: unknown, allowPrivate: boolean): Promise<void> {
-  if (typeof value !== 'string') return;
-  try {
-    await resolvePublicAddress(new URL(value), { allowPrivate });
-  } catch (error) {
-    if (!(error instanceof DestinationError)) throw error;
-    if (error.reason === 'unresolved') return;
-    throw new HttpProblem(422, 'DESTINATION_NOT_ALLOWED', 'The webhook URL is not an allowed destination', undefined, [{ field: 'body.url', message: error.message }]);
-  }
+export interface DestinationCheckOptions {
+  /** Let webhooks target loopback and private addresses (development and tests only). */
+  allowPrivate: boolean;
+  /** Longest wait for DNS; a name that does not answer in time is accepted like one that does not resolve yet. */
+  timeoutMs: number;
+  /** Name resolution (default: the system resolver). */
+  resolve?: Resolve;
 }
 
-export const webhooks = ({ allowPrivateDestinations }: { allowPrivateDestinations: boolean }): ResourceDefinition => ({
+/**
+ * Refuses webhook URLs that resolve to internal addresses (422), for POST /v1/webhooks and
+ * PATCH /v1/webhooks/{id}. It runs before the request's tenant transaction opens (before the
+ * idempotency middleware), so a slow DNS answer never holds a pooled connection. A name that
+ * does not resolve yet is accepted: every delivery checks again.
+ */
+export function webhookDestinationCheck({ allowPrivate, timeoutMs, resolve }: DestinationCheckOptions): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const method = c.req.method;
+    if ((method === 'POST' && c.req.path === '/v1/webhooks') || (method === 'PATCH' && /^\/v1\/webhooks\/[^/]+$/.test(c.req.path))) {
+      const body: unknown = await c.req.json().catch(() => null); // malformed bodies fail validation later
+      const value = body && typeof body === 'object' ? (body as { url?: unknown }).url : undefined;
+      if (typeof value === 'string' && URL.canParse(value)) {
+        try {
+          await resolvePublicAddress(new URL(value), { allowPrivate, timeoutMs, resolve });
+        } catch (error) {
+          if (!(error instanceof DestinationError)) throw error;
+          if (error.reason === 'blocked' || error.reason === 'scheme') {
+            throw new HttpProblem(422, 'DESTINATION_NOT_ALLOWED', 'The webhook URL is not an allowed destination', undefined, [{ field: 'body.url', message: error.message }]);
+          }
+        }
+      }
+    }
+    await next();
+  };
+}
+
+export const webhooks: ResourceDefinition = {
   path: '/v1/webhooks',
   table: 'webhooks',
   entity: 'webhook',
@@ -61,13 +84,8 @@ export const webhooks = ({ allowPrivateDestinations }: { allowPrivateDestination
   read: 'manage',
   write: 'manage',
   deletable: true,
-  prepareCreate: async (body) => {
-    await checkDestination(body.url, allowPrivateDestinations);
+  prepareCreate: (body) => {
     const secret = (body.secret as string | undefined) ?? newWebhookSecret();
     return { values: { ...body, secret }, extra: { secret } };
   },
-  prepareUpdate: async (body) => {
-    await checkDestination(body.url, allowPrivateDestinations);
-    return body;
-  },
-});
+};
