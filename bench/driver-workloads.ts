@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { contextProof } from '../src/db/context-proof.js';
 import type { Kernel } from '../src/db/kernel.js';
 
 /** One row to aim at: a tenant, one of its projects, and that project's list position. */
@@ -46,7 +47,11 @@ export const STATEMENTS: Record<Operation, { scoped: string; floor: string; valu
 };
 
 /** One request of `operation` done the `variant` way. */
-export function workload(variant: Variant, operation: Operation, { pool, kernel }: { pool: pg.Pool; kernel: Kernel }): (key: Key) => Promise<unknown> {
+export function workload(
+  variant: Variant,
+  operation: Operation,
+  { pool, kernel, contextKey }: { pool: pg.Pool; kernel: Kernel; contextKey: Uint8Array | undefined },
+): (key: Key) => Promise<unknown> {
   const { scoped, floor, values } = STATEMENTS[operation];
   const name = `bench_${OPERATIONS.indexOf(operation)}`;
   switch (variant) {
@@ -62,7 +67,11 @@ export function workload(variant: Variant, operation: Operation, { pool, kernel 
         const client = await pool.connect();
         try {
           await client.query('begin');
-          await client.query({ name: 'bench_set_config', text: "select set_config('app.tenant_id', $1, true)", values: [k.tenant] });
+          await client.query({
+            name: 'bench_set_config',
+            text: "select set_config('app.tenant_id', $1, true), set_config('app.tenant_proof', $2, true)",
+            values: [k.tenant, contextKey ? contextProof(contextKey, k.tenant) : ''],
+          });
           await client.query({ name: `${name}_v2`, text: scoped, values: values(k) });
           await client.query('commit');
         } catch (error) {

@@ -9,6 +9,7 @@
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load-config.js';
+import { readContextKey } from '../src/db/context-proof.js';
 import { createKernel } from '../src/db/kernel.js';
 import { createPool } from '../src/db/pool.js';
 import { createApp } from '../src/http/app.js';
@@ -19,6 +20,7 @@ const { BENCH_APP_URL: appUrl, BENCH_OWNER_URL: ownerUrl, BENCH_SYSTEM_ROLE: sys
 const defaults = loadConfig({ ROWGUARD_DB_POOL_SIZE: '8' });
 const pool = createPool({ connectionString: appUrl!, max: defaults.poolSize, applicationName: 'bench http' });
 const systemPool = createPool({ connectionString: ownerUrl!, max: 2, applicationName: 'bench http system' });
+const contextKey = await readContextKey(systemPool);
 const api = (tenantContext: 'set-local' | 'set-config') => {
   const kernel = createKernel({
     appPool: pool,
@@ -30,6 +32,7 @@ const api = (tenantContext: 'set-local' | 'set-config') => {
     idleInTransactionTimeout: defaults.idleInTransactionTimeout,
     maxConnectionsPerTenant: defaults.tenantMaxConnections,
     tenantQueueTimeout: defaults.tenantQueueTimeout,
+    contextKey,
   });
   return createApp({
     kernel,

@@ -10,6 +10,7 @@ import { cpus, totalmem, type } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { readContextKey } from '../src/db/context-proof.js';
 import { createKernel } from '../src/db/kernel.js';
 import { createPool } from '../src/db/pool.js';
 import { ProtocolCounter } from '../test/helpers/protocol-counter.js';
@@ -38,7 +39,7 @@ interface Cell {
   p99: number;
 }
 
-async function wireCounts(url: string, kernelFor: (pool: pg.Pool) => ReturnType<typeof createKernel>, keys: Key[]) {
+async function wireCounts(url: string, kernelFor: (pool: pg.Pool) => ReturnType<typeof createKernel>, keys: Key[], contextKey: Uint8Array | undefined) {
   const target = new URL(url);
   const counter = new ProtocolCounter({ host: target.hostname, port: Number(target.port || 5432) });
   const port = await counter.start();
@@ -49,7 +50,7 @@ async function wireCounts(url: string, kernelFor: (pool: pg.Pool) => ReturnType<
   const counts: Record<string, { statements: number; roundTrips: number }> = {};
   for (const variant of VARIANTS) {
     for (const operation of OPERATIONS) {
-      const run = workload(variant, operation, { pool, kernel });
+      const run = workload(variant, operation, { pool, kernel, contextKey });
       for (let i = 0; i < 3; i++) await run(keys[i]!);
       counter.take();
       for (let i = 0; i < 10; i++) await run(keys[i]!);
@@ -72,7 +73,8 @@ async function main() {
   try {
     const pool = createPool({ connectionString: db.appUrl, max: Math.max(...CONCURRENCY), applicationName: 'bench app' });
     const systemPool = createPool({ connectionString: db.ownerUrl, max: 1, applicationName: 'bench system' });
-    const kernelFor = (appPool: pg.Pool) => createKernel({ appPool, systemPool, systemRole: BENCH_ROLES.systemRole });
+    const contextKey = await readContextKey(systemPool);
+    const kernelFor = (appPool: pg.Pool) => createKernel({ appPool, systemPool, systemRole: BENCH_ROLES.systemRole, contextKey });
     const kernel = kernelFor(pool);
 
     // Keys drawn uniformly over rows, so the big tenant is hit in proportion to its size.
@@ -86,7 +88,7 @@ async function main() {
     ).rows.map((r) => ({ tenant: r.tenant, id: r.id, createdAt: r.created_at }));
     await owner.end();
 
-    const counts = await wireCounts(db.appUrl, kernelFor, keys);
+    const counts = await wireCounts(db.appUrl, kernelFor, keys, contextKey);
     const cells: Cell[] = [];
     const total = OPERATIONS.length * CONCURRENCY.length * ROUNDS * VARIANTS.length;
     let step = 0;
@@ -96,7 +98,7 @@ async function main() {
         for (let round = 0; round < ROUNDS; round++) {
           for (const variant of VARIANTS) {
             log(`[${++step}/${total}] ${operation} · c=${concurrency} · round ${round + 1} · ${variant}`);
-            const { rate, latencies } = await measure(workload(variant, operation, { pool, kernel }), keys, concurrency, SECONDS);
+            const { rate, latencies } = await measure(workload(variant, operation, { pool, kernel, contextKey }), keys, concurrency, SECONDS);
             runs.get(variant)!.rates.push(rate);
             runs.get(variant)!.latencies.push(...latencies);
           }

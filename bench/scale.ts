@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { contextProof, readContextKey } from '../src/db/context-proof.js';
 import type { Kernel } from '../src/db/kernel.js';
 import { quantile, summarize } from './statistics.js';
 
@@ -52,6 +53,7 @@ export async function scaleBenchmark(
 ): Promise<ScaleResult> {
   const owner = new pg.Client({ connectionString: ownerUrl });
   await owner.connect();
+  const contextKey = await readContextKey(owner);
   await owner.query(`set role ${systemRole}`);
   const { rows: tenants } = await owner.query<{ id: string; n: number }>('select tenant_id as id, count(*)::int as n from projects group by 1 order by 2 desc');
   const big = tenants[0]!;
@@ -82,7 +84,7 @@ export async function scaleBenchmark(
   const plans: ScaleResult['plans'] = [];
   for (const [query, { text, values }] of Object.entries(statements)) {
     await app.query('begin');
-    await app.query(`set local app.tenant_id = '${small.id}'`);
+    await app.query(`select set_config('app.tenant_id', $1, true), set_config('app.tenant_proof', $2, true)`, [small.id, contextKey ? contextProof(contextKey, small.id) : '']);
     const { rows: explained } = await app.query(`explain (format json) ${text}`, values);
     await app.query('rollback');
     const list = nodes(explained[0]['QUERY PLAN'][0].Plan);

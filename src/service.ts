@@ -2,6 +2,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from './config/load-config.js';
+import { readContextKey } from './db/context-proof.js';
 import { createKernel, type Kernel } from './db/kernel.js';
 import { createPool } from './db/pool.js';
 import { assertSafeAppRole } from './db/role-guard.js';
@@ -101,6 +102,7 @@ export async function startService(
       idleInTransactionTimeout: config.idleInTransactionTimeout,
       maxConnectionsPerTenant: config.tenantMaxConnections,
       tenantQueueTimeout: config.tenantQueueTimeout,
+      contextKey: await readContextKey(systemPool),
     });
     const latest = Math.max(...(await readMigrations(SERVICE_MIGRATIONS)).map((m) => m.id));
     const ready = async () => {

@@ -95,10 +95,13 @@ describe('the app role cannot escape row-level security', () => {
     expect(await codeOf("set session_replication_role = replica")).toBe('42501');
   });
 
-  it('a malformed tenant setting is an error, never a wider view', async () => {
+  it('a malformed tenant setting shows nothing, and is an error once it carries a valid proof', async () => {
     await app.query('begin');
     try {
       await app.query("set local app.tenant_id = 'not-a-uuid'");
+      expect((await app.query('select count(*)::int as n from projects')).rows[0].n).toBe(0);
+      // Only the kernel can make a proof, and it signs canonical UUIDs only; even so the cast fails closed.
+      await app.query("select set_config('app.tenant_proof', $1, true)", [db.proof('not-a-uuid')]);
       expect(await codeOf('select * from projects')).toBe('22P02');
     } finally {
       await app.query('rollback');
@@ -106,7 +109,7 @@ describe('the app role cannot escape row-level security', () => {
   });
 
   it('sees the other tenant’s row through neither a filter nor a join', async () => {
-    const rows = await asTenant(app, a.tenantId, async () =>
+    const rows = await asTenant(app, a, async () =>
       (
         await app.query(
           `select p.id from projects p where p.id = $1
@@ -125,7 +128,7 @@ describe('the app role cannot escape row-level security', () => {
     for (const seed of [b, a]) {
       await asTenant(
         app,
-        seed.tenantId,
+        seed,
         () => app.query("insert into team_members (tenant_id, user_id, email, role) values ($1, $2, $3, 'viewer')", [seed.tenantId, `u-${email}`, email]),
         { commit: true },
       );

@@ -26,6 +26,33 @@ describe('assertStatementAllowed', () => {
     'refuses %s',
     (text) => expect(() => assertStatementAllowed(text)).toThrow(expect.objectContaining({ code: 'STATEMENT_NOT_ALLOWED' })),
   );
+  // The forms that switch the tenant context without looking like "SET LOCAL app.…".
+  it.each([
+    `SET LOCAL "app.tenant_id" = 'x'`,
+    `SET LOCAL "app"."tenant_id" = 'x'`,
+    `SET LOCAL app . tenant_id = 'x'`,
+    `set /* hidden */ local app.tenant_id = 'x'`,
+    `set local\n  -- a comment\n app.tenant_proof = 'x'`,
+    `SET LOCAL app.tenant_id TO 'x'`,
+    `select set_config('app.tenant_id', 'x', false)`,
+    `select pg_catalog.set_config('app.tenant_id', 'x', true)`,
+    `select "set_config"('app.tenant_id', 'x', true)`,
+    `select pg_catalog . "set_config" ('app.tenant_id', 'x', true)`,
+    `select * from projects where id = $1 and set_config('app.tenant_id', 'x', true) is not null`,
+    `with s as (select set_config('app.tenant_id', 'x', true)) select * from s`,
+    `DO $$ begin perform set_config('app.tenant_id', 'x', false); end $$`,
+    `do language plpgsql $body$ begin null; end $body$`,
+    `select query_to_xml('select 1', true, false, '')`,
+    `select U&"set\\005fconfig"('app.tenant_id', 'x', true)`,
+  ])('refuses %s', (text) => expect(() => assertStatementAllowed(text)).toThrow(expect.objectContaining({ code: 'STATEMENT_NOT_ALLOWED' })));
+  it.each([
+    `select 'set_config(' as words`,
+    `insert into documents (name) values ('DO $$ begin end $$; set app.tenant_id = 1')`,
+    `select $$set_config('app.tenant_id')$$ as quoted`,
+    `select e'it''s set_config\\' done' as escaped`,
+    `select * from "do"`,
+    `select settings from projects`,
+  ])('allows %s (the words are in a literal or another name)', (text) => expect(() => assertStatementAllowed(text)).not.toThrow());
 });
 
 describe('substituteVariables', () => {

@@ -75,7 +75,7 @@ describe('isolation that a later policy cannot widen', () => {
     await owner.query(`create policy finance_report on invoices for select using (status = 'paid')`);
     try {
       await app.query('begin');
-      await app.query(`select set_config('app.tenant_id', $1, true)`, [a.tenantId]);
+      await app.query(`select set_config('app.tenant_id', $1, true), set_config('app.tenant_proof', $2, true)`, [a.tenantId, a.proof]);
       const { rows } = await app.query<{ tenant_id: string }>('select tenant_id from invoices');
       await app.query('commit');
       expect(rows.length).toBeGreaterThan(0);

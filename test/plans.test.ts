@@ -62,7 +62,7 @@ describe('tenant-scoped queries use an index on tenant_id (as the app role, 100k
     const text = template.replace('$project', `'${ids.project}'`).replace('$task', `'${ids.task}'`);
     await app.query('begin');
     try {
-      await app.query(`set local app.tenant_id = '${ids.tenant}'`);
+      await app.query(`select set_config('app.tenant_id', $1, true), set_config('app.tenant_proof', $2, true)`, [ids.tenant, db.proof(ids.tenant)]);
       const { rows } = await app.query(`explain (format json) ${text}`);
       const plan = rows[0]['QUERY PLAN'][0].Plan as PlanNode;
       expect(seqScans(plan).filter((relation) => tenantTables.includes(relation))).toEqual([]);

@@ -33,11 +33,12 @@ beforeAll(async () => {
   const appPool = createPool({ connectionString: through(TEST_ROLES.app), max: 1, applicationName: 'counted' });
   const systemPool = createPool({ connectionString: db.ownerUrl, max: 1, applicationName: 'system' });
   plain = createPool({ connectionString: through(TEST_ROLES.app), max: 1, applicationName: 'counted plain' });
-  kernel = createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system });
-  setConfigKernel = createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system, tenantContext: 'set-config' });
+  const base = { appPool, systemPool, systemRole: TEST_ROLES.system, contextKey: db.contextKey };
+  kernel = createKernel(base);
+  setConfigKernel = createKernel({ ...base, tenantContext: 'set-config' });
   const limits = { statementTimeout: 30_000, lockTimeout: 10_000 };
-  limitedKernel = createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system, ...limits });
-  limitedSetConfigKernel = createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system, tenantContext: 'set-config', ...limits });
+  limitedKernel = createKernel({ ...base, ...limits });
+  limitedSetConfigKernel = createKernel({ ...base, tenantContext: 'set-config', ...limits });
   await kernel.asSystem(async (tx) => {
     await tx.query('insert into tenants (id, name) values ($1, $2)', [tenant, 'counted']);
     projectId = (await tx.query("insert into projects (tenant_id, name) values ($1, 'p') returning id", [tenant])).rows[0]!.id;
@@ -65,29 +66,29 @@ describe('cost of tenant scoping on the wire', () => {
     expect(counter.take()).toEqual({ statements: 1, roundTrips: 1, writes: 1 });
   });
 
-  it('tenantQuery: one round trip in one write (BEGIN, SET LOCAL, statement, COMMIT)', async () => {
+  it('tenantQuery: one round trip in one write (BEGIN, SET LOCAL, the proof, statement, COMMIT)', async () => {
     const { rows } = await kernel.tenantQuery(tenant, 'select * from projects where id = $1', [projectId]);
     expect(rows).toHaveLength(1);
-    expect(counter.take()).toEqual({ statements: 4, roundTrips: 1, writes: 1 });
+    expect(counter.take()).toEqual({ statements: 5, roundTrips: 1, writes: 1 });
   });
 
   it('withTenant: scope rides on the first statement; COMMIT is the one extra round trip', async () => {
     await kernel.withTenant(tenant, (tx) => tx.query('select * from projects where id = $1', [projectId]));
-    expect(counter.take()).toEqual({ statements: 4, roundTrips: 2, writes: 2 });
+    expect(counter.take()).toEqual({ statements: 5, roundTrips: 2, writes: 2 });
     await kernel.withTenant(tenant, async (tx) => {
       await tx.query('select * from projects where id = $1', [projectId]);
       await tx.query('select count(*) from tasks');
     });
-    expect(counter.take()).toEqual({ statements: 5, roundTrips: 3, writes: 3 });
+    expect(counter.take()).toEqual({ statements: 6, roundTrips: 3, writes: 3 });
   });
 
-  it("tenantQuery with tenantContext 'set-config': one extra statement, one round trip", async () => {
+  it("tenantQuery with tenantContext 'set-config': one set_config statement (id and proof), one round trip", async () => {
     const { rows } = await setConfigKernel.tenantQuery(tenant, 'select * from projects where id = $1', [projectId]);
     expect(rows).toHaveLength(1);
     expect(counter.take()).toEqual({ statements: 2, roundTrips: 1, writes: 1 });
   });
 
-  it('statement and lock timeouts: one more statement in the same write (none in set-config mode)', async () => {
+  it('statement and lock timeouts: no extra statement, they join the set_config statement', async () => {
     await limitedKernel.tenantQuery(tenant, 'select * from projects where id = $1', [projectId]);
     expect(counter.take()).toEqual({ statements: 5, roundTrips: 1, writes: 1 });
     await limitedSetConfigKernel.tenantQuery(tenant, 'select * from projects where id = $1', [projectId]);
@@ -99,7 +100,7 @@ describe('cost of tenant scoping on the wire', () => {
       await tx.query('select count(*) from tasks');
       await tx.queryAndCommit('select * from projects where id = $1', [projectId]);
     });
-    expect(counter.take()).toEqual({ statements: 5, roundTrips: 2, writes: 2 });
+    expect(counter.take()).toEqual({ statements: 6, roundTrips: 2, writes: 2 });
   });
 
   it('a transaction whose function sends nothing sends nothing', async () => {

@@ -210,7 +210,7 @@ describe("tenantContext 'set-config'", () => {
   it('scopes, commits, rolls back and leaves the connection clean, like the default', async () => {
     const { kernel: k, appPool: pool } = db.kernel({ appPoolSize: 1 });
     collectNotices(pool);
-    const scoped = createKernel({ appPool: pool, systemPool: db.kernel().systemPool, systemRole: TEST_ROLES.system, tenantContext: 'set-config' });
+    const scoped = createKernel({ appPool: pool, systemPool: db.kernel().systemPool, systemRole: TEST_ROLES.system, tenantContext: 'set-config', contextKey: db.contextKey });
     const tenant = tenants[11]!;
     expect(await scoped.withTenant(tenant, projectTenants)).toEqual([tenant]);
     expect((await scoped.tenantQuery(tenant, 'select distinct tenant_id::text as t from projects')).rows).toEqual([{ t: tenant }]);

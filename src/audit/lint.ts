@@ -1,4 +1,5 @@
 import type { Catalog, Table } from './catalog.js';
+import { tenantPredicate } from '../schema/tenant-table.js';
 import { whyNotPinned } from './policy-expression.js';
 
 export type Severity = 'error' | 'warn' | 'info';
@@ -33,15 +34,15 @@ export function* tenantPolicies(catalog: Catalog): Generator<{ table: Catalog['t
 
 export const quoteIdent = (name: string) => '"' + name.replace(/"/g, '""') + '"';
 
-/** The standard tenant predicate: pinned, missing_ok, '' guarded, no cast on the column. */
-export const tenantPredicate = (column: string) => `${quoteIdent(column)} = nullif(current_setting('app.tenant_id', true), '')::uuid`;
+/** The predicate tenantTableSql writes for this database: signed where rowguard.tenant_id() exists. */
+export const predicateFor = (catalog: Catalog) => tenantPredicate(catalog.tenantColumn, { signed: catalog.signedContext });
 
 /**
  * ALTER POLICY to the standard predicate, with the clauses its command takes (INSERT has
  * only WITH CHECK; SELECT and DELETE only USING).
  */
-export function repinPolicySql(table: string, policy: { name: string; command: string }, column: string): string {
-  const predicate = tenantPredicate(column);
+export function repinPolicySql(table: string, policy: { name: string; command: string }, catalog: Catalog): string {
+  const predicate = predicateFor(catalog);
   const using = policy.command !== 'a' ? ` using (${predicate})` : '';
   const check = policy.command === '*' || policy.command === 'a' || policy.command === 'w' ? ` with check (${predicate})` : '';
   return `alter policy ${quoteIdent(policy.name)} on ${table}${using}${check};`;
@@ -71,8 +72,8 @@ export function hasRestrictivePin(catalog: Catalog, table: Table): boolean {
 }
 
 /** The restrictive tenant policy for the app role, as tenantTableSql writes it. */
-export function restrictivePolicySql(table: string, column: string, appRole: string): string {
-  const predicate = tenantPredicate(column);
-  return `create policy tenant_isolation_required on ${table} as restrictive to ${quoteIdent(appRole)} using (${predicate}) with check (${predicate});`;
+export function restrictivePolicySql(table: string, catalog: Catalog & { appRole: string }): string {
+  const predicate = predicateFor(catalog);
+  return `create policy tenant_isolation_required on ${table} as restrictive to ${quoteIdent(catalog.appRole)} using (${predicate}) with check (${predicate});`;
 }
 

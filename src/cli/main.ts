@@ -48,6 +48,7 @@ Commands:
   tenant-table TABLE         print the SQL that makes TABLE a tenant table
       --tenant-column NAME     (default tenant_id)
       --app-role NAME --system-role NAME   role names (default: psql variables)
+      --plain-context          policies that trust app.tenant_id alone (no rowguard.tenant_id(): other databases, Citus)
 
 Options for serve: --port N, --host H, --data-dir PATH (or ROWGUARD_PORT, ROWGUARD_HOST, ROWGUARD_DATA_DIR).
 Environment: ROWGUARD_DATABASE_URL (owner), ROWGUARD_DB_APP_URL (app role), NODE_ENV, ROWGUARD_LOG_LEVEL;
@@ -75,6 +76,7 @@ async function main(argv: string[]): Promise<number> {
       'fix-sql': { type: 'boolean' },
       'app-url': { type: 'string' },
       demo: { type: 'boolean' },
+      'plain-context': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -115,7 +117,13 @@ async function main(argv: string[]): Promise<number> {
       const table = rest[0];
       if (!table) throw new RowguardError('CONFIG_INVALID', 'tenant-table needs a table name');
       process.stdout.write(
-        tenantTableSql({ table, tenantColumn: values['tenant-column'], appRole: values['app-role'], systemRole: values['system-role'] }),
+        tenantTableSql({
+          table,
+          tenantColumn: values['tenant-column'],
+          appRole: values['app-role'],
+          systemRole: values['system-role'],
+          signedContext: !values['plain-context'],
+        }),
       );
       return 0;
     }

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { quoteIdent } from './quote.js';
 import { parseTenantId, TENANT_SETTING } from './tenant-id.js';
 import type { PipelineStatement } from './pipeline.js';
+import { contextProof, PROOF_SETTING } from './context-proof.js';
 import { TenantLimiter } from './tenant-limiter.js';
 import { ScopedTransaction, type AcquireSlot, type Transaction, type TransactionOptions } from './transaction.js';
 
@@ -44,6 +45,12 @@ export interface KernelOptions {
    */
   maxConnectionsPerTenant?: number;
   tenantQueueTimeout?: number;
+  /**
+   * The database's context key (`readContextKey` through the owner's connection): with it,
+   * every tenant context carries its proof, which the signed policies of Rowguard's schema
+   * require (`rowguard.tenant_id()`). Without it, policies that check proofs show nothing.
+   */
+  contextKey?: Uint8Array;
 }
 
 export interface Kernel {
@@ -104,33 +111,42 @@ export function createKernel({
   idleInTransactionTimeout = 0,
   maxConnectionsPerTenant,
   tenantQueueTimeout = 2_000,
+  contextKey,
 }: KernelOptions): Kernel {
   const options: TransactionOptions = { prepare, statementCacheSize };
   const limiter = maxConnectionsPerTenant ? new TenantLimiter(maxConnectionsPerTenant, tenantQueueTimeout) : null;
   const slotFor = (tenantId: string): AcquireSlot | undefined => (limiter ? () => limiter.acquire(tenantId) : undefined);
-  // The limits ride along as set_config calls of one prepared statement (is_local = true),
-  // in the same round trip as BEGIN; absent limits add nothing.
-  const limits = [
-    ...(statementTimeout > 0 ? [['statement_timeout', `${statementTimeout}ms`]] : []),
-    ...(lockTimeout > 0 ? [['lock_timeout', `${lockTimeout}ms`]] : []),
-    ...(idleInTransactionTimeout > 0 ? [['idle_in_transaction_session_timeout', `${idleInTransactionTimeout}ms`]] : []),
-  ];
-  const limitCalls = (firstParameter: number) => limits.map(([name], i) => `set_config('${name}', $${firstParameter + i}, true)`);
-  const limitValues = limits.map(([, value]) => value);
-  const setLimits: PipelineStatement[] = limits.length ? [{ text: `select ${limitCalls(1).join(', ')}`, values: limitValues }] : [];
-  const systemOpening = [{ text: 'BEGIN' }, { text: `SET LOCAL ROLE ${quoteIdent(systemRole)}` }, ...setLimits];
 
+  // Transaction-local settings as one prepared statement of set_config calls (is_local =
+  // true), sent in the same round trip as BEGIN. The names are constants, so the text is the
+  // same for every tenant and the statement is prepared once per connection.
+  const setConfig = (settings: readonly (readonly [string, string])[]): PipelineStatement[] =>
+    settings.length === 0
+      ? []
+      : [{ text: `select ${settings.map(([name], i) => `set_config('${name}', $${i + 1}, true)`).join(', ')}`, values: settings.map(([, value]) => value) }];
+  const limits = [
+    ...(statementTimeout > 0 ? [['statement_timeout', `${statementTimeout}ms`] as const] : []),
+    ...(lockTimeout > 0 ? [['lock_timeout', `${lockTimeout}ms`] as const] : []),
+    ...(idleInTransactionTimeout > 0 ? [['idle_in_transaction_session_timeout', `${idleInTransactionTimeout}ms`] as const] : []),
+  ];
+  const systemOpening = [{ text: 'BEGIN' }, { text: `SET LOCAL ROLE ${quoteIdent(systemRole)}` }, ...setConfig(limits)];
+
+  // The tenant context: the id, and with a context key its proof. null sets it explicitly
+  // empty: nothing visible. The proof is always a bind parameter, never statement text.
+  const context = (tenantId: string | null) => {
+    const id = tenantId === null ? '' : parseTenantId(tenantId);
+    const proof = contextKey && id ? contextProof(contextKey, id) : '';
+    return { id, proof: contextKey ? [[PROOF_SETTING, proof] as const] : [] };
+  };
   // The id is a validated canonical UUID, so inlining it as a literal is safe. SET takes no
   // bind parameters, and SET LOCAL (not set_config) is the form Citus propagates to workers.
-  // null sets the context explicitly empty: nothing visible.
-  const setContext = (tenantId: string | null): PipelineStatement => {
-    const value = tenantId === null ? '' : parseTenantId(tenantId);
+  const tenantSettings = (tenantId: string | null): PipelineStatement[] => {
+    const { id, proof } = context(tenantId);
     return tenantContext === 'set-config'
-      ? { text: [`select set_config('${TENANT_SETTING}', $1, true)`, ...limitCalls(2)].join(', '), values: [value, ...limitValues] }
-      : { text: `SET LOCAL ${TENANT_SETTING} = '${value}'` };
+      ? setConfig([[TENANT_SETTING, id], ...proof, ...limits])
+      : [{ text: `SET LOCAL ${TENANT_SETTING} = '${id}'` }, ...setConfig([...proof, ...limits])];
   };
-  // In set-config mode the limits are already part of the context statement.
-  const tenantOpening = (tenantId: string | null) => [{ text: 'BEGIN' }, setContext(tenantId), ...(tenantContext === 'set-config' ? [] : setLimits)];
+  const tenantOpening = (tenantId: string | null) => [{ text: 'BEGIN' }, ...tenantSettings(tenantId)];
 
   async function scoped<T>(tx: ScopedTransaction, fn: (tx: Transaction) => Promise<T>): Promise<T> {
     let result: T;
@@ -155,7 +171,7 @@ export function createKernel({
       if (tenantContext === 'set-config') {
         // Statements before one Sync form an implicit transaction: the setting ends at the
         // Sync, so no BEGIN or COMMIT is needed. (SET LOCAL there would log a warning.)
-        return new ScopedTransaction(appPool, [setContext(tenantId)], options, slotFor(tenantId)).queryAndClose(text, values, []);
+        return new ScopedTransaction(appPool, tenantSettings(tenantId), options, slotFor(tenantId)).queryAndClose(text, values, []);
       }
       return new ScopedTransaction(appPool, tenantOpening(tenantId), options, slotFor(tenantId)).queryAndCommit(text, values);
     },

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { contextProof, PROOF_SETTING, readContextKey } from '../db/context-proof.js';
 import type pg from 'pg';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 
@@ -52,11 +53,14 @@ export async function runProbe(owner: pg.ClientBase, app: pg.ClientBase, options
      order by 3, 1, 2`,
     [tenantColumn, schemas],
   );
+  // A database with Rowguard's signed context: the probe signs like the kernel (the owner can
+  // read the key), and also tries a context without its proof, which must see nothing.
+  const contextKey = await readContextKey(owner);
   const results: ProbeResult[] = [];
   for (const [index, target] of targets.entries()) {
     const object = `${target.schema}.${target.name}`;
     onProgress?.(object, index + 1, targets.length);
-    results.push(await probeObject(owner, app, target, { tenantColumn, setting }));
+    results.push(await probeObject(owner, app, target, { tenantColumn, setting, contextKey }));
   }
   results.push(await probeRoleEscapes(app));
   return {
@@ -69,7 +73,12 @@ export async function runProbe(owner: pg.ClientBase, app: pg.ClientBase, options
   };
 }
 
-async function probeObject(owner: pg.ClientBase, app: pg.ClientBase, target: Target, { tenantColumn, setting }: { tenantColumn: string; setting: string }): Promise<ProbeResult> {
+async function probeObject(
+  owner: pg.ClientBase,
+  app: pg.ClientBase,
+  target: Target,
+  { tenantColumn, setting, contextKey }: { tenantColumn: string; setting: string; contextKey: Buffer | undefined },
+): Promise<ProbeResult> {
   const object = `${target.schema}.${target.name}`;
   const relation = `${quoteIdent(target.schema)}.${quoteIdent(target.name)}`;
   const column = quoteIdent(tenantColumn);
@@ -81,7 +90,9 @@ async function probeObject(owner: pg.ClientBase, app: pg.ClientBase, target: Tar
   }
   const [a, b] = tenants as [{ tenant: string; n: number }, { tenant: string; n: number }];
   const failures: string[] = [];
-  const context = (tenant: string) => `set local ${setting} = ${quoteLiteral(tenant)}`;
+  const forge = (tenant: string) => app.query(`set local ${setting} = ${quoteLiteral(tenant)}`);
+  const context = (tenant: string) =>
+    contextKey ? app.query(`select set_config($1, $2, true), set_config('${PROOF_SETTING}', $3, true)`, [setting, tenant, contextProof(contextKey, tenant)]) : forge(tenant);
 
   await app.query('begin');
   try {
@@ -104,21 +115,31 @@ async function probeObject(owner: pg.ClientBase, app: pg.ClientBase, target: Tar
 
     for (const tenant of [a, b]) {
       const seen = await attempt(async () => {
-        await app.query(context(tenant.tenant));
+        await context(tenant.tenant);
         return visible();
       });
       if (seen.ok && seen.value.foreign > 0) failures.push(`as tenant ${tenant.tenant} ${seen.value.foreign} rows of other tenants are visible`);
       if (seen.ok && seen.value.n !== tenant.n) failures.push(`as tenant ${tenant.tenant} ${seen.value.n} rows are visible, not its ${tenant.n}`);
     }
     const unknown = await attempt(async () => {
-      await app.query(context(randomUUID()));
+      await context(randomUUID());
       return (await app.query<{ n: number }>(`select count(*)::int as n from ${relation}`)).rows[0]!.n;
     });
     if (unknown.ok && unknown.value > 0) failures.push(`an unknown tenant sees ${unknown.value} rows`);
 
+    if (contextKey) {
+      // What injected SQL could do: name another tenant without being able to sign it.
+      const forged = await attempt(async () => {
+        await context(a.tenant);
+        await forge(b.tenant);
+        return (await app.query<{ n: number }>(`select count(*)::int as n from ${relation}`)).rows[0]!.n;
+      });
+      if (forged.ok && forged.value > 0) failures.push(`a context naming tenant ${b.tenant} without its proof sees ${forged.value} rows`);
+    }
+
     for (const name of BYPASS_SETTINGS) {
       const widened = await attempt(async () => {
-        await app.query(context(a.tenant));
+        await context(a.tenant);
         await app.query(`set local ${name} = 'on'`);
         return visible();
       });
@@ -129,18 +150,18 @@ async function probeObject(owner: pg.ClientBase, app: pg.ClientBase, target: Tar
       const { rows: sample } = await owner.query(`select to_jsonb(t) as row from ${relation} t where ${column}::text = $1 limit 1`, [a.tenant]);
       const copy = { ...(sample[0]!.row as Record<string, unknown>), [tenantColumn]: b.tenant };
       const inserted = await attempt(async () => {
-        await app.query(context(a.tenant));
+        await context(a.tenant);
         await app.query(`insert into ${relation} select * from jsonb_populate_record(null::${relation}, $1)`, [JSON.stringify(copy)]);
       });
       if (inserted.ok) failures.push(`as tenant ${a.tenant} a row of tenant ${b.tenant} could be inserted`);
       const moved = await attempt(async () => {
-        await app.query(context(a.tenant));
+        await context(a.tenant);
         return (await app.query(`update ${relation} set ${column} = $1 where ${column}::text = $2`, [b.tenant, a.tenant])).rowCount ?? 0;
       });
       if (moved.ok && moved.value > 0) failures.push(`as tenant ${a.tenant} its rows could be moved to tenant ${b.tenant}`);
       for (const verb of ['update', 'delete'] as const) {
         const touched = await attempt(async () => {
-          await app.query(context(a.tenant));
+          await context(a.tenant);
           const sql = verb === 'update' ? `update ${relation} set ${column} = ${column} where ${column}::text = $1` : `delete from ${relation} where ${column}::text = $1`;
           return (await app.query(sql, [b.tenant])).rowCount ?? 0;
         });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { contextProof, readContextKey } from '../../src/db/context-proof.js';
 import { createKernel, type Kernel, type KernelOptions } from '../../src/db/kernel.js';
 import { createPool } from '../../src/db/pool.js';
 import { withCredentials } from '../../src/schema/bootstrap.js';
@@ -20,6 +21,10 @@ export interface TestDatabase {
   ownerClient(): Promise<pg.Client>;
   /** A direct client as the superuser: for terminating backends and reading past every policy. */
   superuserClient(): Promise<pg.Client>;
+  /** The database's context key (rowguard.context_key): the kernels made here sign with it. */
+  contextKey: Buffer | undefined;
+  /** The proof of `tenantId` under the context key, for tests that set the context by hand. */
+  proof(tenantId: string): string;
   /** A kernel over new pools; closed with the database. */
   kernel(options?: { appPoolSize?: number } & Partial<Omit<KernelOptions, 'appPool' | 'systemPool'>>): { kernel: Kernel; appPool: pg.Pool; systemPool: pg.Pool };
   close(): Promise<void>;
@@ -42,8 +47,10 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
   // the service does on every start.
   const owner = new pg.Client({ connectionString: urlFor(TEST_ROLES.owner) });
   await owner.connect();
+  let contextKey: Buffer | undefined;
   try {
     await setupRoles(owner, { appRole: TEST_ROLES.app, systemRole: TEST_ROLES.system });
+    contextKey = await readContextKey(owner);
   } finally {
     await owner.end();
   }
@@ -62,6 +69,8 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
     ownerUrl: urlFor(TEST_ROLES.owner),
     appUrl: urlFor(TEST_ROLES.app),
     serverVersionNum: cluster.serverVersionNum,
+    contextKey,
+    proof: (tenantId) => contextProof(contextKey ?? Buffer.alloc(32), tenantId),
     urlFor,
     appClient: () => connect(urlFor(TEST_ROLES.app)),
     ownerClient: () => connect(urlFor(TEST_ROLES.owner)),
@@ -70,7 +79,7 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
       const appPool = createPool({ connectionString: urlFor(TEST_ROLES.app), max: appPoolSize, applicationName: 'test app' });
       const systemPool = createPool({ connectionString: urlFor(TEST_ROLES.owner), max: 2, applicationName: 'test system' });
       closers.push(() => appPool.end(), () => systemPool.end());
-      return { kernel: createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system, ...options }), appPool, systemPool };
+      return { kernel: createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system, contextKey, ...options }), appPool, systemPool };
     },
     async close() {
       await Promise.allSettled(closers.map((close) => close()));

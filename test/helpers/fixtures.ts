@@ -1,9 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { contextProof, readContextKey } from '../../src/db/context-proof.js';
 
 /** The tenant and the ids of the rows seeded for it, by table. */
 export interface TenantSeed {
   tenantId: string;
+  /** The tenant context's proof under the database's context key (set with the id). */
+  proof: string;
   ids: Record<string, string>;
 }
 
@@ -60,10 +63,10 @@ export function insertStatement(table: string, row: Row): { text: string; values
 }
 
 /** Runs `fn` as the given tenant on a direct app-role client, inside a transaction it rolls back or commits. */
-export async function asTenant<T>(client: pg.Client, tenantId: string | null, fn: () => Promise<T>, { commit = false } = {}): Promise<T> {
+export async function asTenant<T>(client: pg.Client, tenant: Pick<TenantSeed, 'tenantId' | 'proof'> | null, fn: () => Promise<T>, { commit = false } = {}): Promise<T> {
   await client.query('begin');
   try {
-    if (tenantId) await client.query(`set local app.tenant_id = '${tenantId}'`);
+    if (tenant) await client.query(`select set_config('app.tenant_id', $1, true), set_config('app.tenant_proof', $2, true)`, [tenant.tenantId, tenant.proof]);
     const result = await fn();
     await client.query(commit ? 'commit' : 'rollback');
     return result;
@@ -78,7 +81,9 @@ export async function asTenant<T>(client: pg.Client, tenantId: string | null, fn
  * role, everything else as the app role under the tenant's own context.
  */
 export async function seedTenant(owner: pg.Client, app: pg.Client, systemRole: string): Promise<TenantSeed> {
-  const seed: TenantSeed = { tenantId: randomUUID(), ids: {} };
+  const tenantId = randomUUID();
+  const key = await readContextKey(owner);
+  const seed: TenantSeed = { tenantId, proof: key ? contextProof(key, tenantId) : '', ids: {} };
   const asSystem = async (table: string) => {
     const statement = insertStatement(table, FIXTURES[table]!(seed));
     await owner.query('begin');
@@ -97,7 +102,7 @@ export async function seedTenant(owner: pg.Client, app: pg.Client, systemRole: s
     const statement = insertStatement(table, FIXTURES[table]!(seed));
     await asTenant(
       app,
-      seed.tenantId,
+      seed,
       async () => {
         // Tables the app may write but not read (the outbox) cannot return the new id.
         if (rows[0].select) seed.ids[table] = (await app.query(statement.text, statement.values)).rows[0].id;

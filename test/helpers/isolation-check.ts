@@ -64,11 +64,11 @@ export async function checkTableIsolation(app: pg.Client, table: string, column:
   const readable = (await app.query(`select has_table_privilege(current_user, $1, 'SELECT') as ok`, [t])).rows[0].ok;
   if (!readable) {
     // Write-only for the app role (the outbox): reading must be refused outright.
-    const code = await errorCode(() => asTenant(app, a.tenantId, () => app.query(`select 1 from ${t}`)));
+    const code = await errorCode(() => asTenant(app, a, () => app.query(`select 1 from ${t}`)));
     if (code !== RLS_OR_PRIVILEGE) problems.push(`the app role can read ${table}, which it should only write`);
   }
   for (const seed of readable ? [a, b] : []) {
-    const rows = await asTenant(app, seed.tenantId, async () => (await app.query(`select ${c}::text as tenant from ${t}`)).rows);
+    const rows = await asTenant(app, seed, async () => (await app.query(`select ${c}::text as tenant from ${t}`)).rows);
     if (rows.length === 0) problems.push(`tenant ${seed === a ? 'A' : 'B'} sees none of its own rows`);
     const foreign = rows.filter((r) => r.tenant !== seed.tenantId).length;
     if (foreign > 0) problems.push(`tenant ${seed === a ? 'A' : 'B'} sees ${foreign} rows of other tenants`);
@@ -84,20 +84,20 @@ export async function checkTableIsolation(app: pg.Client, table: string, column:
     return problems;
   }
   const foreignRow = insertStatement(table, fixture({ ...b, ids: b.ids }));
-  const insertCode = await errorCode(() => asTenant(app, a.tenantId, () => app.query(foreignRow.text, foreignRow.values)));
+  const insertCode = await errorCode(() => asTenant(app, a, () => app.query(foreignRow.text, foreignRow.values)));
   if (insertCode !== RLS_OR_PRIVILEGE) problems.push(`inserting a row for B under A gave ${insertCode ?? 'success'}, not ${RLS_OR_PRIVILEGE}`);
 
   for (const verb of ['update', 'delete'] as const) {
     const sql = verb === 'update' ? `update ${t} set ${c} = ${c} where ${c} = $1` : `delete from ${t} where ${c} = $1`;
     let affected = 0;
     const code = await errorCode(async () => {
-      affected = (await asTenant(app, a.tenantId, () => app.query(sql, [b.tenantId]))).rowCount ?? 0;
+      affected = (await asTenant(app, a, () => app.query(sql, [b.tenantId]))).rowCount ?? 0;
     });
     if (code !== null && code !== RLS_OR_PRIVILEGE) problems.push(`${verb} of B's rows under A failed with ${code}`);
     if (affected !== 0) problems.push(`${verb} under A affected ${affected} of B's rows`);
   }
 
-  const moveCode = await errorCode(() => asTenant(app, a.tenantId, () => app.query(`update ${t} set ${c} = $1 where ${c} = $2`, [b.tenantId, a.tenantId])));
+  const moveCode = await errorCode(() => asTenant(app, a, () => app.query(`update ${t} set ${c} = $1 where ${c} = $2`, [b.tenantId, a.tenantId])));
   if (moveCode !== RLS_OR_PRIVILEGE) problems.push(`moving A's rows to B gave ${moveCode ?? 'success'}, not ${RLS_OR_PRIVILEGE}`);
 
   const insertable = (await app.query(`select has_table_privilege(current_user, $1, 'INSERT') as ok`, [t])).rows[0].ok;
@@ -112,7 +112,7 @@ export async function checkTableIsolation(app: pg.Client, table: string, column:
     // A comment belongs to one task or one document: clear the other reference.
     if (table === 'comments' && fk.columns.includes('document_id')) row.task_id = null;
     const statement = insertStatement(table, row);
-    const code = await errorCode(() => asTenant(app, a.tenantId, () => app.query(statement.text, statement.values)));
+    const code = await errorCode(() => asTenant(app, a, () => app.query(statement.text, statement.values)));
     if (code !== FOREIGN_KEY) problems.push(`a row of A pointing at B's ${fk.parent} via (${fk.columns.join(', ')}) gave ${code ?? 'success'}, not ${FOREIGN_KEY}`);
   }
   return problems;
@@ -122,7 +122,7 @@ export async function checkTableIsolation(app: pg.Client, table: string, column:
 export async function checkViewIsolation(app: pg.Client, view: string, a: TenantSeed, b: TenantSeed): Promise<string[]> {
   const problems: string[] = [];
   for (const seed of [a, b]) {
-    const rows = await asTenant(app, seed.tenantId, async () => (await app.query(`select tenant_id::text as tenant from "${view}"`)).rows);
+    const rows = await asTenant(app, seed, async () => (await app.query(`select tenant_id::text as tenant from "${view}"`)).rows);
     if (rows.length === 0) problems.push(`view ${view} shows a tenant none of its own rows`);
     if (rows.some((r) => r.tenant !== seed.tenantId)) problems.push(`view ${view} shows rows of other tenants`);
   }

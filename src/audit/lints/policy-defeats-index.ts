@@ -14,7 +14,7 @@ export const policyDefeatsIndex: Lint = {
         severity: 'warn',
         object: `${table.qualified} policy ${policy.name}`,
         message: `It casts ${catalog.tenantColumn} before comparing, so no index on the column can serve the filter: every query scans all tenants.`,
-        fix: repinPolicySql(table.qualified, policy, catalog.tenantColumn),
+        fix: repinPolicySql(table.qualified, policy, catalog),
       });
     }
     return findings;

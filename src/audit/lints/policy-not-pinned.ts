@@ -26,7 +26,7 @@ export const policyNotPinned: Lint = {
           severity: 'error',
           object: `${table.qualified} policy ${policy.name}`,
           message: `Its ${clause} ${problem}, so it admits rows of other tenants for ${policy.roles.map((r) => (r === 'public' ? 'every role' : r)).join(', ')}.`,
-          fix: repinPolicySql(table.qualified, policy, catalog.tenantColumn),
+          fix: repinPolicySql(table.qualified, policy, catalog),
         });
       }
     }

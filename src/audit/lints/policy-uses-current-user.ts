@@ -17,7 +17,7 @@ export const policyUsesCurrentUser: Lint = {
         severity: 'warn',
         object: `${table.qualified} policy ${policy.name}`,
         message: 'When every request connects as the same role, current_user is the same for all tenants: this condition isolates nothing.',
-        fix: repinPolicySql(table.qualified, policy, catalog.tenantColumn),
+        fix: repinPolicySql(table.qualified, policy, catalog),
       });
     }
     return findings;

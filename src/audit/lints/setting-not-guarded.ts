@@ -19,7 +19,7 @@ export const settingNotGuarded: Lint = {
         message: !bad.missingOk
           ? `current_setting('${bad.name}') without missing_ok raises an error when the setting is absent, instead of showing nothing.`
           : `current_setting('${bad.name}', true) reads '' once the setting was set earlier in the session; without nullif(…, '') the cast fails instead of showing nothing.`,
-        fix: repinPolicySql(table.qualified, policy, catalog.tenantColumn),
+        fix: repinPolicySql(table.qualified, policy, catalog),
       });
     }
     return findings;

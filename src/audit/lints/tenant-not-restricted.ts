@@ -19,7 +19,7 @@ export const tenantNotRestricted: Lint = {
         severity: 'warn',
         object: t.qualified,
         message: `No RESTRICTIVE policy pins ${catalog.tenantColumn} for ${appRole}: permissive policies are OR-ed, so any permissive policy added later widens what it sees to other tenants' rows.`,
-        fix: restrictivePolicySql(t.qualified, catalog.tenantColumn, appRole),
+        fix: restrictivePolicySql(t.qualified, { ...catalog, appRole }),
       }));
   },
 };

@@ -14,7 +14,7 @@ export const volatileFunctionInPolicy: Lint = {
         severity: 'warn',
         object: `${table.qualified} policy ${policy.name}`,
         message: `It calls ${volatile.map((f) => f.name).join(', ')}, which is VOLATILE: evaluated for every row, never as an index condition.`,
-        fix: repinPolicySql(table.qualified, policy, catalog.tenantColumn),
+        fix: repinPolicySql(table.qualified, policy, catalog),
       });
     }
     return findings;

@@ -50,12 +50,13 @@ export function webhookDestinationCheck({ allowPrivate, timeoutMs, resolve }: De
     if ((method === 'POST' && c.req.path === '/v1/webhooks') || (method === 'PATCH' && /^\/v1\/webhooks\/[^/]+$/.test(c.req.path))) {
       const body: unknown = await c.req.json().catch(() => null); // malformed bodies fail validation later
       const value = body && typeof body === 'object' ? (body as { url?: unknown }).url : undefined;
-      if (typeof value === 'string' && URL.canParse(value)) {
+      // Anything but an http(s) URL is left to the route's validation (400).
+      if (typeof value === 'string' && /^https?:\/\//i.test(value) && URL.canParse(value)) {
         try {
           await resolvePublicAddress(new URL(value), { allowPrivate, timeoutMs, resolve });
         } catch (error) {
           if (!(error instanceof DestinationError)) throw error;
-          if (error.reason === 'blocked' || error.reason === 'scheme') {
+          if (error.reason === 'blocked') {
             throw new HttpProblem(422, 'DESTINATION_NOT_ALLOWED', 'The webhook URL is not an allowed destination', undefined, [{ field: 'body.url', message: error.message }]);
           }
         }

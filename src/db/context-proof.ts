@@ -1,0 +1,27 @@
+import { createHmac } from 'node:crypto';
+import type pg from 'pg';
+
+/** The transaction-local setting that carries the tenant context's proof. */
+export const PROOF_SETTING = 'app.tenant_proof';
+
+/**
+ * The proof that makes `app.tenant_id` count: HMAC-SHA256 of the tenant id under the
+ * database's context key, in hex, as `rowguard.tenant_id()` computes it. Only the kernel,
+ * which read the key through the owner's connection, can make one; it travels only as a bind
+ * parameter, never in statement text that pg_stat_activity would show.
+ */
+export function contextProof(key: Uint8Array, tenantId: string): string {
+  return createHmac('sha256', key).update(tenantId).digest('hex');
+}
+
+/**
+ * The context key of a database migrated by Rowguard (rowguard.context_key), read through a
+ * connection that may see it (the owner); undefined when the database has none, i.e. its
+ * policies trust app.tenant_id alone.
+ */
+export async function readContextKey(owner: pg.ClientBase | pg.Pool): Promise<Buffer | undefined> {
+  const { rows: exists } = await owner.query<{ table: string | null }>(`select to_regclass('rowguard.context_key')::text as table`);
+  if (!exists[0]?.table) return undefined;
+  const { rows } = await owner.query<{ key: Buffer }>('select key from rowguard.context_key');
+  return rows[0]?.key;
+}
