@@ -117,6 +117,7 @@ export async function startService(
       corsOrigins: config.corsOrigins,
       idempotencyTtlSeconds: config.idempotencyTtlSeconds,
       allowPrivateDestinations: config.webhooks.allowPrivate,
+      webhookDnsTimeoutMs: config.webhooks.dnsTimeoutMs,
     });
     if (worker) {
       background = await startWorker({

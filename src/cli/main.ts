@@ -34,7 +34,7 @@ Commands:
       --app-role NAME          app login role (default ROWGUARD_APP_ROLE, rowguard_app)
       --password-file PATH     set a new generated app password and write it there (mode 0600)
   token --tenant ID --user ID  print a development JWT (HS256, ROWGUARD_JWT_SECRET or the generated one)
-      --ttl 1h                 lifetime (30m, 1h, 7d)
+      --ttl 1h                 lifetime (30m, 1h, 24h; at most ROWGUARD_JWT_MAX_LIFETIME)
       --role ROLE              also make the user an active owner/admin/member/viewer of the tenant
   audit [URL]                read-only lints of a database's tenant isolation (URL or ROWGUARD_DATABASE_URL)
       --app-role NAME          the role request traffic uses (detected when there is one candidate)
@@ -170,9 +170,9 @@ async function serveCommand(config: Config, demo: boolean): Promise<number> {
 async function demoText(config: Config, kernel: Kernel, url: string, jwtSecret: string | undefined): Promise<string> {
   if (!jwtSecret) throw new RowguardError('CONFIG_INVALID', 'the demo mints HS256 tokens and needs ROWGUARD_JWT_SECRET (or development mode)');
   const tenants = await seedDemo(kernel);
-  const { tenantClaim, issuer, audience } = config.jwt;
+  const { tenantClaim, issuer, audience, maxLifetimeSeconds } = config.jwt;
   const withTokens = await Promise.all(
-    tenants.map(async (tenant) => ({ tenant, token: await mintToken({ secret: jwtSecret, tenantId: tenant.id, userId: tenant.owner, tenantClaim, ttl: '24h', issuer, audience }) })),
+    tenants.map(async (tenant) => ({ tenant, token: await mintToken({ secret: jwtSecret, tenantId: tenant.id, userId: tenant.owner, tenantClaim, ttl: `${Math.min(86_400, maxLifetimeSeconds)}s`, issuer, audience, maxLifetimeSeconds }) })),
   );
   return demoInstructions(url, withTokens);
 }
@@ -190,8 +190,8 @@ async function tokenCommand(config: Config, tenant: string | undefined, user: st
   if (role !== undefined && !ROLES.includes(role as MemberRole)) throw new RowguardError('CONFIG_INVALID', `--role must be one of ${ROLES.join(', ')}`);
   const { jwtSecret } = await loadSecrets(config);
   if (!jwtSecret) throw new RowguardError('CONFIG_INVALID', 'token signs with ROWGUARD_JWT_SECRET (HS256); none is configured');
-  const { tenantClaim, issuer, audience } = config.jwt;
-  const token = await mintToken({ secret: jwtSecret, tenantId: tenant, userId: user, tenantClaim, ttl, issuer, audience });
+  const { tenantClaim, issuer, audience, maxLifetimeSeconds } = config.jwt;
+  const token = await mintToken({ secret: jwtSecret, tenantId: tenant, userId: user, tenantClaim, ttl, issuer, audience, maxLifetimeSeconds });
   if (role) {
     await withKernel(config, (kernel) => ensureMember(kernel, parseTenantId(tenant), user, role as MemberRole));
     console.error(`rowguard: ${user} is an active ${role} of tenant ${tenant}`);

@@ -37,6 +37,11 @@ const schema = z.object({
     .optional(),
   ROWGUARD_JWT_ISSUER: z.string().optional(),
   ROWGUARD_JWT_AUDIENCE: z.string().optional(),
+  ROWGUARD_JWT_MAX_LIFETIME: z.coerce.number().int().min(1).max(366 * 86_400).default(86_400),
+  ROWGUARD_JWT_REQUIRE_ISS_AUD: z.enum(['true', 'false']).default('true'),
+  ROWGUARD_JWT_JWKS_TIMEOUT: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  ROWGUARD_JWT_JWKS_COOLDOWN: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  ROWGUARD_JWT_JWKS_CACHE_MAX_AGE: z.coerce.number().int().min(1_000).max(86_400_000).default(600_000),
   ROWGUARD_JWT_TENANT_CLAIM: z.string().regex(/^[A-Za-z_][\w:/.-]{0,99}$/, 'must be a claim name').default('tid'),
   ROWGUARD_ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   ROWGUARD_BODY_LIMIT: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
@@ -47,6 +52,7 @@ const schema = z.object({
   ROWGUARD_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
   ROWGUARD_WEBHOOK_RETRY_DELAY: z.coerce.number().int().min(1).max(86_400).default(10),
   ROWGUARD_WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
+  ROWGUARD_WEBHOOK_DNS_TIMEOUT: z.coerce.number().int().min(100).max(30_000).default(2_000),
   ROWGUARD_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 });
 
@@ -86,6 +92,13 @@ export interface Config {
     readonly issuer: string | undefined;
     readonly audience: string | undefined;
     readonly tenantClaim: string;
+    /** Longest token lifetime in seconds (exp − iat, and exp from now); tokens without exp are refused. */
+    readonly maxLifetimeSeconds: number;
+    /** With a public key or JWKS, refuse to start unless issuer and audience are set. */
+    readonly requireIssuerAudience: boolean;
+    readonly jwksTimeoutMs: number;
+    readonly jwksCooldownMs: number;
+    readonly jwksCacheMaxAgeMs: number;
   };
   /** Credential of the admin API; absent ⇒ generated in development, admin API off in production. */
   readonly adminToken: string | undefined;
@@ -103,6 +116,8 @@ export interface Config {
     readonly retryDelaySeconds: number;
     /** Allow loopback and private destinations: development and tests only. */
     readonly allowPrivate: boolean;
+    /** Milliseconds to wait for DNS when a webhook URL is registered. */
+    readonly dnsTimeoutMs: number;
     readonly retentionDays: number;
   };
 }
@@ -150,6 +165,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Record<key
       issuer: e.ROWGUARD_JWT_ISSUER,
       audience: e.ROWGUARD_JWT_AUDIENCE,
       tenantClaim: e.ROWGUARD_JWT_TENANT_CLAIM,
+      maxLifetimeSeconds: e.ROWGUARD_JWT_MAX_LIFETIME,
+      requireIssuerAudience: e.ROWGUARD_JWT_REQUIRE_ISS_AUD === 'true',
+      jwksTimeoutMs: e.ROWGUARD_JWT_JWKS_TIMEOUT,
+      jwksCooldownMs: e.ROWGUARD_JWT_JWKS_COOLDOWN,
+      jwksCacheMaxAgeMs: e.ROWGUARD_JWT_JWKS_CACHE_MAX_AGE,
     }),
     adminToken: e.ROWGUARD_ADMIN_TOKEN,
     bodyLimit: e.ROWGUARD_BODY_LIMIT,
@@ -160,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Record<key
       maxAttempts: e.ROWGUARD_WEBHOOK_MAX_ATTEMPTS,
       retryDelaySeconds: e.ROWGUARD_WEBHOOK_RETRY_DELAY,
       allowPrivate: e.ROWGUARD_WEBHOOK_ALLOW_PRIVATE === 'true',
+      dnsTimeoutMs: e.ROWGUARD_WEBHOOK_DNS_TIMEOUT,
       retentionDays: e.ROWGUARD_DELIVERY_RETENTION_DAYS,
     }),
     corsOrigins: Object.freeze(e.ROWGUARD_CORS_ORIGINS ? e.ROWGUARD_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : []),
