@@ -11,6 +11,8 @@ export { migrate, readMigrations, SERVICE_MIGRATIONS, type MigrateOptions, type 
 export { setupRoles, type RoleSetupOptions } from './schema/roles.js';
 export { bootstrapDatabase, type BootstrapOptions } from './schema/bootstrap.js';
 export { tenantTableSql, tenantPredicate, type TenantTableOptions } from './schema/tenant-table.js';
+export { setSignedContext, type SignedContextChange } from './schema/signed-context.js';
+export { contextProof, readContextKey } from './db/context-proof.js';
 export { startEmbeddedPostgres, type EmbeddedDatabase, type EmbeddedOptions } from './embedded/embedded-postgres.js';
 export {
   RowguardError,

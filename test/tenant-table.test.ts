@@ -19,19 +19,20 @@ describe('tenantTableSql', () => {
     const sql = tenantTableSql({ table: 'crm.contacts', appRole: 'app', systemRole: 'sys', index: ['created_at desc'] });
     expect(sql).toContain('alter table "crm"."contacts" enable row level security;');
     expect(sql).toContain('alter table "crm"."contacts" force row level security;');
-    expect(sql).toContain(`using ("tenant_id" = (select rowguard.tenant_id()))`);
-    expect(sql).toContain(`with check ("tenant_id" = (select rowguard.tenant_id()))`);
-    const plainSql = tenantTableSql({ table: 'crm.contacts', appRole: 'app', systemRole: 'sys', signedContext: false });
-    expect(plainSql).toContain(`using ("tenant_id" = nullif(current_setting('app.tenant_id', true), '')::uuid)`);
-    expect(plainSql).not.toContain('rowguard.tenant_id');
+    expect(sql).toContain(`using ("tenant_id" = nullif(current_setting('app.tenant_id', true), '')::uuid)`);
+    expect(sql).toContain(`with check ("tenant_id" = nullif(current_setting('app.tenant_id', true), '')::uuid)`);
+    expect(sql).not.toContain('rowguard.tenant_id');
+    const signedSql = tenantTableSql({ table: 'crm.contacts', appRole: 'app', systemRole: 'sys', signedContext: true });
+    expect(signedSql).toContain(`using ("tenant_id" = (select rowguard.tenant_id()))`);
+    expect(signedSql).toContain(`with check ("tenant_id" = (select rowguard.tenant_id()))`);
     expect(sql).toContain('create policy system_access on "crm"."contacts" to "sys"');
     expect(sql).toContain('create policy tenant_isolation_required on "crm"."contacts" as restrictive to "app"');
     expect(sql).toContain('create index "contacts_tenant_id_created_at_idx" on "crm"."contacts" ("tenant_id", created_at desc);');
     expect(sql).toContain('grant select, insert, update, delete on "crm"."contacts" to "app";');
     // No function wrapper, cast on the column or OR branch in the plain predicate; the signed one
     // is exactly the column against one subquery (an InitPlan, evaluated once per statement).
-    expect(tenantPredicate('tenant_id', { signed: false })).not.toMatch(/select|\bor\b|"tenant_id"::/i);
-    expect(tenantPredicate()).toBe('"tenant_id" = (select rowguard.tenant_id())');
+    expect(tenantPredicate()).not.toMatch(/select|\bor\b|"tenant_id"::/i);
+    expect(tenantPredicate('tenant_id', { signed: true })).toBe('"tenant_id" = (select rowguard.tenant_id())');
   });
 
   it('gives every service tenant table exactly the policies it generates', async () => {

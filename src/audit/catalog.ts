@@ -81,7 +81,7 @@ export interface Catalog {
   appRoles: RoleFacts[];
   /** Schemas where the app role may CREATE. */
   appCreateSchemas: string[];
-  /** The database has Rowguard's signed tenant context (rowguard.tenant_id()). */
+  /** Tenant policies read Rowguard's signed tenant context (rowguard.tenant_id()). */
   signedContext: boolean;
 }
 
@@ -247,7 +247,6 @@ export async function readCatalog(client: pg.ClientBase, { schemas: wanted, tena
     ).rows.map((r) => r.nspname);
   }
 
-  const { rows: signed } = await client.query<{ signed: boolean }>(`select to_regprocedure('rowguard.tenant_id()') is not null as signed`);
   return {
     serverVersionNum: version,
     schemas,
@@ -268,6 +267,6 @@ export async function readCatalog(client: pg.ClientBase, { schemas: wanted, tena
     appRole,
     appRoles,
     appCreateSchemas,
-    signedContext: signed[0]!.signed,
+    signedContext: tables.some((t) => t.policies.some((p) => p.using?.includes('rowguard.tenant_id()'))),
   };
 }

@@ -9,6 +9,7 @@ import { connectDatabase } from '../database-target.js';
 import { RowguardError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { setupRoles } from '../schema/roles.js';
+import { setSignedContext } from '../schema/signed-context.js';
 import { tenantTableSql } from '../schema/tenant-table.js';
 import { startService } from '../service.js';
 import { auditCommand } from './audit-command.js';
@@ -48,7 +49,8 @@ Commands:
   tenant-table TABLE         print the SQL that makes TABLE a tenant table
       --tenant-column NAME     (default tenant_id)
       --app-role NAME --system-role NAME   role names (default: psql variables)
-      --plain-context          policies that trust app.tenant_id alone (no rowguard.tenant_id(): other databases, Citus)
+      --signed-context         policies that accept the tenant only with its proof (rowguard.tenant_id())
+  signed-context on|off      make every tenant policy require the signed context, or trust app.tenant_id alone again
 
 Options for serve: --port N, --host H, --data-dir PATH (or ROWGUARD_PORT, ROWGUARD_HOST, ROWGUARD_DATA_DIR).
 Environment: ROWGUARD_DATABASE_URL (owner), ROWGUARD_DB_APP_URL (app role), NODE_ENV, ROWGUARD_LOG_LEVEL;
@@ -76,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
       'fix-sql': { type: 'boolean' },
       'app-url': { type: 'string' },
       demo: { type: 'boolean' },
-      'plain-context': { type: 'boolean' },
+      'signed-context': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -122,11 +124,13 @@ async function main(argv: string[]): Promise<number> {
           tenantColumn: values['tenant-column'],
           appRole: values['app-role'],
           systemRole: values['system-role'],
-          signedContext: !values['plain-context'],
+          signedContext: values['signed-context'] ?? false,
         }),
       );
       return 0;
     }
+    case 'signed-context':
+      return signedContextCommand(config(), rest[0]);
     default:
       throw new RowguardError('CONFIG_INVALID', `unknown command "${command}" (try rowguard help)`);
   }
@@ -221,6 +225,22 @@ async function migrateCommand(config: Config): Promise<number> {
   const target = await connectDatabase(config, log);
   await target.embedded?.stop();
   console.log(`migrations up to date on ${target.description}`);
+  return 0;
+}
+
+/** Rewrites the tenant policies of the configured (or embedded) database to the signed context, or back. */
+async function signedContextCommand(config: Config, mode: string | undefined): Promise<number> {
+  if (mode !== 'on' && mode !== 'off') throw new RowguardError('CONFIG_INVALID', 'signed-context needs on or off');
+  const target = await connectDatabase(config, createLogger(config.logLevel));
+  const owner = new pg.Client({ connectionString: target.ownerUrl });
+  try {
+    await owner.connect();
+    const { changed } = await setSignedContext(owner, mode === 'on');
+    console.log(`signed tenant context ${mode}: ${changed.length} policies rewritten on ${target.description}`);
+  } finally {
+    await owner.end();
+    await target.embedded?.stop();
+  }
   return 0;
 }
 

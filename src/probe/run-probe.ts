@@ -53,14 +53,17 @@ export async function runProbe(owner: pg.ClientBase, app: pg.ClientBase, options
      order by 3, 1, 2`,
     [tenantColumn, schemas],
   );
-  // A database with Rowguard's signed context: the probe signs like the kernel (the owner can
-  // read the key), and also tries a context without its proof, which must see nothing.
+  // A database with Rowguard's context key: the probe signs like the kernel (the owner can read
+  // the key). Where the policies require the proof (signed-context on), it also tries a context
+  // without its proof, which must see nothing.
   const contextKey = await readContextKey(owner);
+  const { rows: signedRows } = await owner.query<{ signed: boolean }>(`select exists (select 1 from pg_policies where qual like '%rowguard.tenant_id()%') as signed`);
+  const requireProof = contextKey !== undefined && signedRows[0]!.signed;
   const results: ProbeResult[] = [];
   for (const [index, target] of targets.entries()) {
     const object = `${target.schema}.${target.name}`;
     onProgress?.(object, index + 1, targets.length);
-    results.push(await probeObject(owner, app, target, { tenantColumn, setting, contextKey }));
+    results.push(await probeObject(owner, app, target, { tenantColumn, setting, contextKey, requireProof }));
   }
   results.push(await probeRoleEscapes(app));
   return {
@@ -77,7 +80,7 @@ async function probeObject(
   owner: pg.ClientBase,
   app: pg.ClientBase,
   target: Target,
-  { tenantColumn, setting, contextKey }: { tenantColumn: string; setting: string; contextKey: Buffer | undefined },
+  { tenantColumn, setting, contextKey, requireProof }: { tenantColumn: string; setting: string; contextKey: Buffer | undefined; requireProof: boolean },
 ): Promise<ProbeResult> {
   const object = `${target.schema}.${target.name}`;
   const relation = `${quoteIdent(target.schema)}.${quoteIdent(target.name)}`;
@@ -127,7 +130,7 @@ async function probeObject(
     });
     if (unknown.ok && unknown.value > 0) failures.push(`an unknown tenant sees ${unknown.value} rows`);
 
-    if (contextKey) {
+    if (requireProof) {
       // What injected SQL could do: name another tenant without being able to sign it.
       const forged = await attempt(async () => {
         await context(a.tenant);

@@ -15,9 +15,9 @@ export interface TenantTableOptions {
   /** Privileges of the app role; the app never gets TRUNCATE, REFERENCES or TRIGGER. */
   appPrivileges?: readonly ('select' | 'insert' | 'update' | 'delete')[];
   /**
-   * `true` (default, Rowguard's own schema): the policies accept the tenant only with a valid
-   * proof, through `rowguard.tenant_id()` (migration 0014). `false`: they trust
-   * `app.tenant_id` alone, for databases without that function (and for Citus).
+   * `true`: the policies accept the tenant only with a valid proof, through
+   * `rowguard.tenant_id()` (migration 0014; see setSignedContext). `false` (default): they
+   * trust `app.tenant_id` alone.
    */
   signedContext?: boolean;
   /** Role names; default to the psql variables :"app_role" and :"system_role" that migrations fill in. */
@@ -26,13 +26,13 @@ export interface TenantTableOptions {
 }
 
 /**
- * The policy predicate, the same for USING and WITH CHECK. Signed (the default): the tenant
- * that `rowguard.tenant_id()` vouches for, as a subquery so that each statement evaluates it
- * once (an InitPlan) and the tenant index serves it. Plain: `missing_ok` and `nullif` make "no
- * context" mean NULL (no rows, every write rejected) rather than an error. Either way the
+ * The policy predicate, the same for USING and WITH CHECK. Plain (the default): `missing_ok`
+ * and `nullif` make "no context" mean NULL (no rows, every write rejected) rather than an
+ * error. Signed: the tenant that `rowguard.tenant_id()` vouches for, as a subquery so that each
+ * statement evaluates it once (an InitPlan) and the tenant index serves it. Either way the
  * column is compared uncast and there is no OR branch to widen it.
  */
-export function tenantPredicate(column = 'tenant_id', { signed = true }: { signed?: boolean } = {}): string {
+export function tenantPredicate(column = 'tenant_id', { signed = false }: { signed?: boolean } = {}): string {
   return signed ? `${quoteIdent(column)} = (select rowguard.tenant_id())` : `${quoteIdent(column)} = nullif(current_setting('${TENANT_SETTING}', true), '')::uuid`;
 }
 
@@ -53,7 +53,7 @@ export function tenantTableSql(options: TenantTableOptions): string {
     appPrivileges = ['select', 'insert', 'update', 'delete'],
     appRole,
     systemRole,
-    signedContext = true,
+    signedContext = false,
   } = options;
   const target = quoteQualified(table);
   const app = appRole === undefined ? ':"app_role"' : quoteIdent(appRole);

@@ -1,0 +1,54 @@
+import type pg from 'pg';
+import { RowguardError } from '../errors.js';
+import { quoteIdent } from '../db/quote.js';
+import { tenantPredicate } from './tenant-table.js';
+
+/** The tenant policies tenantTableSql writes; their predicate is what the option changes. */
+const TENANT_POLICIES = ['tenant_isolation', 'tenant_isolation_required'];
+
+export interface SignedContextChange {
+  /** Policies rewritten, as "schema.table policy". */
+  changed: string[];
+  /** Every tenant policy now reads the signed context. */
+  signed: boolean;
+}
+
+/**
+ * Turns the signed tenant context on or off for every tenant policy written by
+ * tenantTableSql (tenant_isolation, tenant_isolation_required) in `schemas`: on, they accept a
+ * tenant only with its proof (`rowguard.tenant_id()`, migration 0014); off, they trust
+ * `app.tenant_id` alone. Runs as the owner, in one transaction; rewrites only what differs.
+ * The kernel must sign (`contextKey`) before this is turned on, or tenants see nothing.
+ *
+ * @example
+ * await setSignedContext(ownerClient, true);
+ */
+export async function setSignedContext(owner: pg.ClientBase, signed: boolean, { schemas = ['public'] }: { schemas?: readonly string[] } = {}): Promise<SignedContextChange> {
+  if (signed) {
+    const { rows } = await owner.query<{ exists: boolean }>(`select to_regprocedure('rowguard.tenant_id()') is not null as exists`);
+    if (!rows[0]!.exists) throw new RowguardError('CONFIG_INVALID', 'this database has no rowguard.tenant_id(): apply the migrations first (rowguard migrate)');
+  }
+  const { rows: policies } = await owner.query<{ schema: string; table: string; policy: string; qual: string }>(
+    `select schemaname as schema, tablename as table, policyname as policy, qual
+     from pg_policies where schemaname = any($1) and policyname = any($2) order by 1, 2, 3`,
+    [schemas, TENANT_POLICIES],
+  );
+  const changed: string[] = [];
+  await owner.query('begin');
+  try {
+    for (const { schema, table, policy, qual } of policies) {
+      // The compared column leads the expression as PostgreSQL prints it: (tenant_id = …).
+      const column = /^\(+"?([^"\s=]+)"? = /.exec(qual)?.[1];
+      if (!column) continue;
+      const predicate = tenantPredicate(column, { signed });
+      if (qual.includes('rowguard.tenant_id()') === signed) continue;
+      await owner.query(`alter policy ${quoteIdent(policy)} on ${quoteIdent(schema)}.${quoteIdent(table)} using (${predicate}) with check (${predicate})`);
+      changed.push(`${schema}.${table} ${policy}`);
+    }
+    await owner.query('commit');
+  } catch (error) {
+    await owner.query('rollback').catch(() => undefined);
+    throw error;
+  }
+  return { changed, signed };
+}
