@@ -3,6 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { substituteVariables } from '../src/schema/sql-variables.js';
+import { tenantTableSql } from '../src/schema/tenant-table.js';
 import { startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
 import { bootstrapDatabase } from '../src/schema/bootstrap.js';
 import { migrate } from '../src/schema/migrate.js';
@@ -20,7 +22,8 @@ export interface BenchDatabase {
 /**
  * A migrated database for benchmarks: the embedded server, or ROWGUARD_BENCH_DATABASE_URL
  * (a superuser URL). Projects are seeded across `tenants` tenants, one of which holds 15 %
- * of the rows; projects_plain is the same data with no row-level security (the floor).
+ * of the rows; projects_plain is the same data with no row-level security (the floor), and
+ * projects_signed the same data under the signed tenant context.
  */
 export async function benchDatabase({ tenants, rows, log }: { tenants: number; rows: number; log: (line: string) => void }): Promise<BenchDatabase> {
   let superuserUrl = process.env.ROWGUARD_BENCH_DATABASE_URL;
@@ -63,6 +66,11 @@ export async function benchDatabase({ tenants, rows, log }: { tenants: number; r
   // The floor: the same rows and indexes, no row-level security.
   await owner.query(`create table projects_plain (like projects including defaults including indexes)`);
   await owner.query(`grant select, insert, update, delete on projects_plain to ${BENCH_ROLES.appRole}`);
+  // The same rows under the signed tenant context (rowguard signed-context on), for its cost.
+  await owner.query(`create table projects_signed (like projects including defaults including indexes)`);
+  await owner.query(
+    substituteVariables(tenantTableSql({ table: 'projects_signed', index: false, signedContext: true }), { app_role: BENCH_ROLES.appRole, system_role: BENCH_ROLES.systemRole }),
+  );
   await owner.query('vacuum analyze');
   await owner.end();
 
@@ -72,12 +80,13 @@ export async function benchDatabase({ tenants, rows, log }: { tenants: number; r
   const admin = new pg.Client({ connectionString: inDatabase.toString() });
   await admin.connect();
   await admin.query('insert into projects_plain select * from projects');
+  await admin.query('insert into projects_signed select * from projects');
   // The HTTP floor route checks the tenant and membership without RLS too.
   await admin.query('create table team_members_plain as select * from team_members; alter table team_members_plain add primary key (tenant_id, id)');
   await admin.query('create unique index on team_members_plain (tenant_id, user_id)');
   await admin.query('create table tenants_plain as select * from tenants; alter table tenants_plain add primary key (id)');
   await admin.query(`grant select on team_members_plain, tenants_plain to ${BENCH_ROLES.appRole}`);
-  await admin.query('vacuum analyze projects_plain, team_members_plain, tenants_plain');
+  await admin.query('vacuum analyze projects_plain, projects_signed, team_members_plain, tenants_plain');
   const version = (await admin.query<{ server_version: string }>('show server_version')).rows[0]!.server_version;
   const settings = Object.fromEntries(
     (await admin.query<{ name: string; setting: string }>(`select name, setting from pg_settings where name in ('shared_buffers', 'max_connections', 'synchronous_commit', 'work_mem')`)).rows.map((r) => [r.name, r.setting]),

@@ -12,8 +12,11 @@ export interface Key {
 export type Operation = 'get by id' | 'list 20 with cursor' | 'count' | 'insert' | 'update';
 export const OPERATIONS: Operation[] = ['get by id', 'list 20 with cursor', 'count', 'insert', 'update'];
 
-export type Variant = 'V0 floor' | 'V1 tenantQuery' | 'V1 withTenant' | 'V2 four round trips';
-export const VARIANTS: Variant[] = ['V0 floor', 'V1 tenantQuery', 'V1 withTenant', 'V2 four round trips'];
+export type Variant = 'V0 floor' | 'V1 tenantQuery' | 'V1 signed' | 'V1 withTenant' | 'V2 four round trips';
+export const VARIANTS: Variant[] = ['V0 floor', 'V1 tenantQuery', 'V1 signed', 'V1 withTenant', 'V2 four round trips'];
+
+/** The scoped statement on projects_signed, whose policies require the context's proof. */
+const signedTable = (text: string) => text.replace(/\bprojects\b/g, 'projects_signed');
 
 const COLUMNS = 'id, name, status, created_at';
 
@@ -59,6 +62,8 @@ export function workload(
       return (k) => pool.query({ name: `${name}_floor`, text: floor, values: [...values(k), k.tenant] });
     case 'V1 tenantQuery':
       return (k) => kernel.tenantQuery(k.tenant, scoped, values(k));
+    case 'V1 signed':
+      return (k) => kernel.tenantQuery(k.tenant, signedTable(scoped), values(k));
     case 'V1 withTenant':
       return (k) => kernel.withTenant(k.tenant, (tx) => tx.query(scoped, values(k)));
     case 'V2 four round trips':

@@ -25,7 +25,7 @@ export interface RouteResult {
 export async function httpBenchmark(
   { appUrl, ownerUrl, systemRole }: { appUrl: string; ownerUrl: string; systemRole: string },
   keys: readonly Key[],
-  { seconds, rounds, connections, log }: { seconds: number; rounds: number; connections: number; log: (line: string) => void },
+  { seconds, rounds, connections, log, routes = ROUTES }: { seconds: number; rounds: number; connections: number; log: (line: string) => void; routes?: readonly Route[] },
 ): Promise<RouteResult[]> {
   const secret = 'bench-secret-'.padEnd(48, 'x');
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/http-server.ts'], {
@@ -60,10 +60,10 @@ export async function httpBenchmark(
     });
     const load = (route: Route, duration: number) => autocannon({ url: `http://127.0.0.1:${port}`, connections, duration, requests: [request(route)] });
     // Warm-up: JIT, prepared statements on every pooled connection, caches.
-    for (const route of ROUTES) await load(route, 1);
-    const results = new Map(ROUTES.map((r) => [r, { rates: [] as number[], p50: [] as number[], p99: [] as number[], errors: 0, requests: 0, service: 0, postgres: 0, loadGenerator: 0 }]));
+    for (const route of routes) await load(route, 1);
+    const results = new Map(routes.map((r) => [r, { rates: [] as number[], p50: [] as number[], p99: [] as number[], errors: 0, requests: 0, service: 0, postgres: 0, loadGenerator: 0 }]));
     for (let round = 0; round < rounds; round++) {
-      for (const route of ROUTES) {
+      for (const route of routes) {
         log(`HTTP · round ${round + 1} · ${route}`);
         const before = { service: await cpuMilliseconds({ pid: child.pid! }), postgres: await cpuMilliseconds('postgres'), self: process.cpuUsage() };
         const result = await load(route, seconds);
@@ -80,7 +80,7 @@ export async function httpBenchmark(
       }
     }
     const perRequest = (ms: number, requests: number) => Math.round((ms * 1000) / requests);
-    return ROUTES.map((route) => {
+    return routes.map((route) => {
       const r = results.get(route)!;
       return {
         route,
