@@ -20,6 +20,9 @@ const killed = by('fault, pg_terminate_backend');
 const restart = by('fault, PostgreSQL restart');
 const five = by('fault, five processes migrating together');
 const fuzz = by('fuzz, every endpoint');
+const fairness = by('webhooks, fairness');
+const oneTenant = by('webhooks, throughput, one tenant');
+const tenTenants = by('webhooks, throughput, ten tenants');
 const n = (value: unknown) => (typeof value === 'number' ? value.toLocaleString('en-US') : '—');
 const row = (what: string, r: any) =>
   r
@@ -51,10 +54,28 @@ const lines = [
   '- **Killed webhook worker** (`test/jobs/webhooks.test.ts`): a worker process killed with SIGKILL mid-delivery; another delivers the event later with the same `webhook-id`.',
   `- **Fuzzing** (\`test/reliability/fuzz.test.ts\`, fast-check): ${fuzz?.requests?.toLocaleString('en-US') ?? 'N'} generated requests over all ${fuzz?.operations ?? ''} documented operations — bodies (JSON of every shape, 100,000-deep nesting, malformed UTF-8, NUL bytes, 1e400 and 400-digit numbers, oversized), query strings, path parameters (broken percent-escapes, another tenant's ids), headers and tokens (tampered, \`alg: none\`, crossed); plus raw bytes over a socket. No 5xx, no stack trace or SQL in any answer, none of the other tenant's ids or names. Statuses: ${statuses(fuzz?.byStatus)}.`,
   '',
+  '## Webhook delivery under a slow receiver and a flood',
+  '',
+  `From \`test/reliability/webhook-fairness.test.ts\`, one worker process with its default settings (32 delivery slots, 4 per tenant, polling every 2 s) and a ${n(fairness?.deadlineMs)} ms delivery deadline. Tenant A's endpoint answers 200 and then sends one byte every 500 ms, never finishing (${n(fairness?.dribblingDeliveries)} deliveries); tenant B makes ${n(fairness?.floodEvents)} writes with a \`*\` webhook to a host that accepts connections and never answers; then tenant C makes one write.`,
+  '',
+  '| figure | value |',
+  '|---|---|',
+  `| C's first delivery attempt after its write (bound ${n(fairness?.bystanderBoundMs)} ms) | ${n(fairness?.bystanderLatencyMs)} ms |`,
+  `| A's connections, open when C wrote / most at once | ${n(fairness?.dribblingConnectionsOpenWhenSent)} / ${n(fairness?.dribblingConnectionsMostAtOnce)} |`,
+  `| B's connections, open when C wrote / most at once | ${n(fairness?.darkHostConnectionsOpenWhenSent)} / ${n(fairness?.darkHostConnectionsMostAtOnce)} |`,
+  `| A's connections closed by the receiver's clock, median / longest | ${n(fairness?.dribblingConnectionMedianMs)} ms / ${n(fairness?.dribblingConnectionMaxMs)} ms |`,
+  `| B's attempts per minute while flooding (4 slots × one deadline each) | ${n(fairness?.darkHostAttemptsPerMinute)} |`,
+  `| attempts per minute, fast receiver, ${n(oneTenant?.deliveries)} deliveries of one tenant (from worker start / steady) | ${n(oneTenant?.attemptsPerMinute)} / ${n(oneTenant?.steadyAttemptsPerMinute)} |`,
+  `| attempts per minute, fast receiver, ${n(tenTenants?.deliveries)} deliveries of ${n(tenTenants?.tenants)} tenants (from worker start / steady) | ${n(tenTenants?.attemptsPerMinute)} / ${n(tenTenants?.steadyAttemptsPerMinute)} |`,
+  '',
+  'Before these fixes: about 120 attempts per minute for all tenants together (4 pollers, one job each per 2 s), whatever the receiver; the dribbling receiver held a delivery, and its socket, for as long as it kept dribbling; C\'s delivery made no attempt within 30 s (5 minutes in the original report).',
+  '',
   '## Found and fixed by this suite',
   '',
   '- A connection dropped by the server while checked out (between two statements of a request) made node-postgres throw at the top level and ended the process; every pooled connection now has an error listener for its whole life (`src/db/pool.ts`).',
   '- Several processes starting together on a fresh database deadlocked in the job queue\'s set-up (pg-boss creates each queue\'s partition with DDL on one shared table); queue set-up is now serialized by an advisory lock (`src/jobs/worker.ts`).',
+  '- Webhook deliveries had an idle timeout only (a receiver sending a byte a second held a delivery for ever), were capped at about 120 attempts a minute for all tenants together, and were handed out first come, first served, so one tenant\'s slow endpoint or backlog stopped everyone\'s deliveries; attempts now have one deadline, slots are filled as they free up, and a tenant holds at most its share of them (`src/jobs/post-json.ts`, `src/jobs/job-dispatcher.ts`, `src/jobs/fair-fetch.ts`).',
+  '- A webhook deleted while the outbox relay was creating its deliveries failed the relay\'s foreign-key check and rolled back the batch, events of every tenant; the relay now locks the endpoints it delivers to and leaves an event whose endpoint is being changed or deleted for its next run (`src/jobs/outbox-relay.ts`, `test/jobs/relay-races.test.ts`).',
   '- A `due_date` such as `\' or \'1\'=\'1` made date validation throw, a 500; it is now a 400 (`src/http/schemas.ts`).',
   '- The embedded PostgreSQL package\'s exit hooks forced exit code 0 on a process that was ending with a failure (and threw on a normal exit once that was removed); Rowguard removes all of them and stops its cluster itself (`src/embedded/embedded-postgres.ts`).',
   '',

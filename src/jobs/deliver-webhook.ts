@@ -8,6 +8,7 @@ export interface DeliveryJob {
 }
 
 export interface DeliverySettings {
+  /** Deadline of one attempt as a whole: DNS, connect, send, response headers and body. */
   timeoutMs: number;
   allowPrivate: boolean;
   /** Attempts before a delivery is marked failed. */

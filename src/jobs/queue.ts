@@ -2,6 +2,9 @@ import PgBossModule from 'pg-boss';
 
 export type PgBoss = PgBossModule;
 
+/** The schema of the queue's tables. */
+export const QUEUE_SCHEMA = 'pgboss';
+
 export interface QueueOptions {
   /** Owner connection: the queue keeps its tables in the "pgboss" schema. */
   connectionString: string;
@@ -13,7 +16,7 @@ export interface QueueOptions {
 export function createQueue({ connectionString, maintenanceIntervalSeconds = 30 }: QueueOptions): PgBoss {
   return new PgBossModule({
     connectionString,
-    schema: 'pgboss',
+    schema: QUEUE_SCHEMA,
     application_name: 'rowguard worker',
     max: 4,
     maintenanceIntervalSeconds,

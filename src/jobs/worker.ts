@@ -2,9 +2,13 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Kernel } from '../db/kernel.js';
 import { deliverWebhook, DeliveryFailed, type DeliveryJob, type DeliverySettings } from './deliver-webhook.js';
+import { startDispatcher } from './job-dispatcher.js';
 import { pruneDeliveries, purgeIdempotencyKeys } from './maintenance.js';
 import { DELIVERY_QUEUE, relayOutbox } from './outbox-relay.js';
 import { createQueue } from './queue.js';
+
+/** Events waiting on an endpoint being changed or deleted are relayed again this soon. */
+const RELAY_RETRY_MS = 250;
 
 export interface WorkerOptions {
   kernel: Kernel;
@@ -19,11 +23,17 @@ export interface WorkerOptions {
   deliveryRetentionDays: number;
   /** How often expired jobs are retried (a worker died mid-delivery). */
   maintenanceIntervalSeconds?: number;
+  /** How long an idle worker waits before asking the queue again (default 2). */
   pollingIntervalSeconds?: number;
   /** A running delivery job is presumed dead this long after its timeout (and retried). */
   expireGraceSeconds?: number;
-  /** Deliveries in flight at once in this process; one slow endpoint must not hold up the rest. */
+  /** Deliveries in flight at once in this process (default 32). */
   deliveryConcurrency?: number;
+  /**
+   * Deliveries of one tenant in flight at once in this process (default 4): one tenant's
+   * backlog or slow endpoints leave the other slots to the other tenants.
+   */
+  deliveryConcurrencyPerTenant?: number;
 }
 
 export interface Worker {
@@ -83,18 +93,26 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       await boss.schedule(name, cron);
     }
   });
-  const polling = { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 };
-  for (let i = 0; i < (options.deliveryConcurrency ?? 4); i++) {
-    await boss.work<DeliveryJob>(DELIVERY_QUEUE, { ...polling, batchSize: 1 }, async ([job]) => {
+  const pollingIntervalSeconds = options.pollingIntervalSeconds ?? 2;
+  const deliveries = startDispatcher<DeliveryJob>({
+    boss,
+    queue: DELIVERY_QUEUE,
+    concurrency: options.deliveryConcurrency ?? 32,
+    perTenant: options.deliveryConcurrencyPerTenant ?? 4,
+    tenantOf: (job) => job.tenantId,
+    pollingIntervalMs: pollingIntervalSeconds * 1000,
+    onError: (error, context) => log[stopping ? 'debug' : 'error']({ err: error }, `webhook delivery: ${context}`),
+    run: async ({ data }) => {
       try {
-        const outcome = await deliverWebhook(kernel, job!.data, delivery);
-        log.info({ delivery: job!.data.deliveryId, tenant: job!.data.tenantId, outcome }, 'webhook delivery');
+        const outcome = await deliverWebhook(kernel, data, delivery);
+        log.info({ delivery: data.deliveryId, tenant: data.tenantId, outcome }, 'webhook delivery');
       } catch (error) {
-        if (!(error instanceof DeliveryFailed)) log.warn({ err: error, delivery: job!.data.deliveryId }, 'webhook delivery errored');
+        if (!(error instanceof DeliveryFailed)) log.warn({ err: error, delivery: data.deliveryId }, 'webhook delivery errored');
         throw error; // retried by the queue, with exponential backoff and jitter
       }
-    });
-  }
+    },
+  });
+  const polling = { pollingIntervalSeconds };
 
   for (const [name, , run] of scheduled) {
     await boss.work(name, polling, async () => {
@@ -102,15 +120,24 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     });
   }
 
-  // The relay runs one at a time per process; a NOTIFY during a run triggers one more run.
+  // The relay runs one at a time per process; a NOTIFY during a run, or a full batch, triggers
+  // one more run.
   let running: Promise<number> | null = null;
   let again = false;
   const relay = async (): Promise<number> => {
+    if (stopping) return 0;
     if (running) {
       again = true;
       return running;
     }
     running = relayOutbox(ownerPool, boss, { systemRole })
+      .then(({ queued, waiting, more }) => {
+        if (queued > 0) deliveries.wake();
+        if (more) again = true;
+        else if (waiting > 0) setTimeout(() => void relay(), RELAY_RETRY_MS).unref();
+        if (waiting > 0) log.debug({ waiting }, 'outbox events wait for an endpoint being changed or deleted');
+        return queued;
+      })
       .catch((error: unknown) => {
         log.error({ err: error }, 'outbox relay failed');
         return 0;
@@ -139,6 +166,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       clearInterval(timer);
       await listener.end().catch(() => undefined);
       await running;
+      await deliveries.stop();
       await boss.stop({ graceful: true, wait: true, timeout: 10_000 }).catch((error: unknown) => log.warn({ err: error }, 'job queue stop failed'));
     },
   };

@@ -4,6 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverWebhook } from '../../src/jobs/deliver-webhook.js';
 import { pruneDeliveries, purgeIdempotencyKeys } from '../../src/jobs/maintenance.js';
+import { postJson } from '../../src/jobs/post-json.js';
 import { startWorker, type Worker } from '../../src/jobs/worker.js';
 import { TEST_ROLES } from '../helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -103,6 +104,45 @@ describe('destinations', () => {
     expect(r.received).toHaveLength(0);
     const [delivery] = (await deliveries(hook.id)).filter((d) => d.event_id !== undefined && d.attempts.length > 0);
     expect(delivery!.attempts[0]!.error).toMatch(/destination is not allowed: 127\.0\.0\.1/);
+  });
+});
+
+describe('the delivery deadline', () => {
+  it('covers the whole attempt: a receiver dribbling its body is cut off at the deadline and its socket closed', async () => {
+    const { receiver: r, url } = await receiver();
+    r.respond = () => 'dribble';
+    r.dribbleMs = 200; // well inside any idle timeout
+    const timeoutMs = 1000;
+    const outcome = await Promise.race([
+      postJson(url, '{}', { 'content-type': 'application/json' }, { timeoutMs, allowPrivate: true }).then(
+        (status) => `answered ${status}`,
+        (error: Error) => error.message,
+      ),
+      new Promise((resolve) => setTimeout(() => resolve('still open after 5 s'), 5_000)),
+    ]);
+    expect(outcome).toMatch(/no complete response within 1000 ms/);
+    // The receiver sees its end of the connection closed: nothing is left open to dribble into.
+    const [lifetime] = await until(async () => r.connectionLifetimes, (l) => l.length > 0, 5_000);
+    expect(lifetime).toBeGreaterThanOrEqual(timeoutMs - 50);
+    expect(lifetime).toBeLessThan(timeoutMs + 1_000);
+    expect(r.openConnections()).toBe(0);
+  });
+
+  it('records an attempt cut off by the deadline as failed, with why', async () => {
+    const { receiver: r, url } = await receiver();
+    r.respond = () => 'dribble';
+    r.dribbleMs = 200;
+    const hook = await endpoint(url, ['deadline.test']); // no event of the other tests goes there
+    const { rows } = await h.kernel.asSystem((tx) =>
+      tx.query<{ id: string }>(
+        `insert into webhook_deliveries (tenant_id, webhook_id, event_id, event_type, payload, enqueued) values ($1, $2, gen_random_uuid(), 'x.y', '{}', true) returning id`,
+        [a.id, hook.id],
+      ),
+    );
+    const attempt = deliverWebhook(h.kernel, { tenantId: a.id, deliveryId: rows[0]!.id }, { ...WORKER_SETTINGS.delivery, timeoutMs: 800 });
+    await expect(Promise.race([attempt, new Promise((resolve) => setTimeout(() => resolve('still open after 5 s'), 5_000))])).rejects.toThrow(/within 800 ms/);
+    const [delivery] = (await deliveries(hook.id)).filter((d) => d.attempts.length > 0);
+    expect(delivery!.attempts[0]).toMatchObject({ status_code: null, error: 'no complete response within 800 ms' });
   });
 });
 
