@@ -198,8 +198,13 @@ describe('delivery', () => {
     const off = await receiver();
     const first = await endpoint(one.url, ['*']);
     await endpoint(two.url, ['*']);
-    const disabled = await endpoint(off.url, ['*']);
-    await h.call('PATCH', `/v1/webhooks/${disabled.id}`, { token: a.token, body: { enabled: false } });
+    // Created disabled (an endpoint for * created enabled hears about its own creation at once),
+    // and one disabled later, before the event it subscribes to.
+    const created = await h.call('POST', '/v1/webhooks', { token: a.token, body: { url: off.url, event_types: ['*'], enabled: false } });
+    expect(created.status).toBe(201);
+    const disabled = created.body as { id: string };
+    const later = await endpoint(off.url, ['project.created']);
+    expect((await h.call('PATCH', `/v1/webhooks/${later.id}`, { token: a.token, body: { enabled: false } })).status).toBe(200);
     const ping = await h.call('POST', `/v1/webhooks/${first.id}/test`, { token: a.token });
     expect(ping.status).toBe(202);
     // Endpoints subscribed to * also hear about webhooks being created and changed.
