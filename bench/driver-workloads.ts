@@ -53,7 +53,7 @@ export const STATEMENTS: Record<Operation, { scoped: string; floor: string; valu
 export function workload(
   variant: Variant,
   operation: Operation,
-  { pool, kernel, contextKey }: { pool: pg.Pool; kernel: Kernel; contextKey: Uint8Array | undefined },
+  { pool, kernel, signedKernel, contextKey }: { pool: pg.Pool; kernel: Kernel; signedKernel: Kernel; contextKey: Uint8Array | undefined },
 ): (key: Key) => Promise<unknown> {
   const { scoped, floor, values } = STATEMENTS[operation];
   const name = `bench_${OPERATIONS.indexOf(operation)}`;
@@ -63,7 +63,7 @@ export function workload(
     case 'V1 tenantQuery':
       return (k) => kernel.tenantQuery(k.tenant, scoped, values(k));
     case 'V1 signed':
-      return (k) => kernel.tenantQuery(k.tenant, signedTable(scoped), values(k));
+      return (k) => signedKernel.tenantQuery(k.tenant, signedTable(scoped), values(k));
     case 'V1 withTenant':
       return (k) => kernel.withTenant(k.tenant, (tx) => tx.query(scoped, values(k)));
     case 'V2 four round trips':

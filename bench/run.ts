@@ -40,7 +40,7 @@ interface Cell {
   p99: number;
 }
 
-async function wireCounts(url: string, kernelFor: (pool: pg.Pool) => ReturnType<typeof createKernel>, keys: Key[], contextKey: Uint8Array | undefined) {
+async function wireCounts(url: string, kernelFor: (pool: pg.Pool, signed?: boolean) => ReturnType<typeof createKernel>, keys: Key[], contextKey: Uint8Array | undefined) {
   const target = new URL(url);
   const counter = new ProtocolCounter({ host: target.hostname, port: Number(target.port || 5432) });
   const port = await counter.start();
@@ -48,10 +48,11 @@ async function wireCounts(url: string, kernelFor: (pool: pg.Pool) => ReturnType<
   target.port = String(port);
   const pool = createPool({ connectionString: target.toString(), max: 1, applicationName: 'bench counted' });
   const kernel = kernelFor(pool);
+  const signedKernel = kernelFor(pool, true);
   const counts: Record<string, { statements: number; roundTrips: number }> = {};
   for (const variant of VARIANTS) {
     for (const operation of OPERATIONS) {
-      const run = workload(variant, operation, { pool, kernel, contextKey });
+      const run = workload(variant, operation, { pool, kernel, signedKernel, contextKey });
       for (let i = 0; i < 3; i++) await run(keys[i]!);
       counter.take();
       for (let i = 0; i < 10; i++) await run(keys[i]!);
@@ -75,8 +76,10 @@ async function main() {
     const pool = createPool({ connectionString: db.appUrl, max: Math.max(...CONCURRENCY), applicationName: 'bench app' });
     const systemPool = createPool({ connectionString: db.ownerUrl, max: 1, applicationName: 'bench system' });
     const contextKey = await readContextKey(systemPool);
-    const kernelFor = (appPool: pg.Pool) => createKernel({ appPool, systemPool, systemRole: BENCH_ROLES.systemRole, contextKey });
+    // V1 runs on plain policies, so its kernel does not sign; V1 signed's does.
+    const kernelFor = (appPool: pg.Pool, signed = false) => createKernel({ appPool, systemPool, systemRole: BENCH_ROLES.systemRole, contextKey: signed ? contextKey : undefined });
     const kernel = kernelFor(pool);
+    const signedKernel = kernelFor(pool, true);
 
     // Keys drawn uniformly over rows, so the big tenant is hit in proportion to its size.
     const owner = new pg.Client({ connectionString: db.ownerUrl });
@@ -99,7 +102,7 @@ async function main() {
         for (let round = 0; round < ROUNDS; round++) {
           for (const variant of VARIANTS) {
             log(`[${++step}/${total}] ${operation} · c=${concurrency} · round ${round + 1} · ${variant}`);
-            const { rate, latencies } = await measure(workload(variant, operation, { pool, kernel, contextKey }), keys, concurrency, SECONDS);
+            const { rate, latencies } = await measure(workload(variant, operation, { pool, kernel, signedKernel, contextKey }), keys, concurrency, SECONDS);
             runs.get(variant)!.rates.push(rate);
             runs.get(variant)!.latencies.push(...latencies);
           }

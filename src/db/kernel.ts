@@ -131,22 +131,17 @@ export function createKernel({
   ];
   const systemOpening = [{ text: 'BEGIN' }, { text: `SET LOCAL ROLE ${quoteIdent(systemRole)}` }, ...setConfig(limits)];
 
-  // The tenant context: the id, and with a context key its proof. null sets it explicitly
-  // empty: nothing visible. The proof is always a bind parameter, never statement text.
-  const context = (tenantId: string | null) => {
-    const id = tenantId === null ? '' : parseTenantId(tenantId);
-    const proof = contextKey && id ? contextProof(contextKey, id) : '';
-    return { id, proof: contextKey ? [[PROOF_SETTING, proof] as const] : [] };
-  };
-  // The id is a validated canonical UUID, so inlining it as a literal is safe. SET takes no
-  // bind parameters, and SET LOCAL (not set_config) is the form Citus propagates to workers.
-  const tenantSettings = (tenantId: string | null): PipelineStatement[] => {
-    const { id, proof } = context(tenantId);
+  // The tenant context: the id (a validated canonical UUID, so inlining it in SET LOCAL is safe;
+  // SET takes no bind parameters, and SET LOCAL, not set_config, is the form Citus propagates
+  // to workers) and, with a context key, its proof, always a bind parameter. '' sets it
+  // explicitly empty: nothing visible.
+  const tenantSettings = (id: string): PipelineStatement[] => {
+    const proof = contextKey ? [[PROOF_SETTING, id ? contextProof(contextKey, id) : ''] as const] : [];
     return tenantContext === 'set-config'
       ? setConfig([[TENANT_SETTING, id], ...proof, ...limits])
       : [{ text: `SET LOCAL ${TENANT_SETTING} = '${id}'` }, ...setConfig([...proof, ...limits])];
   };
-  const tenantOpening = (tenantId: string | null) => [{ text: 'BEGIN' }, ...tenantSettings(tenantId)];
+  const tenantOpening = (id: string) => [{ text: 'BEGIN' }, ...tenantSettings(id)];
 
   async function scoped<T>(tx: ScopedTransaction, fn: (tx: Transaction) => Promise<T>): Promise<T> {
     let result: T;
@@ -163,21 +158,22 @@ export function createKernel({
   return {
     // async: a bad tenant id rejects the promise instead of throwing synchronously.
     async withTenant(tenantId, fn) {
-      const opening = tenantOpening(tenantId);
-      return scoped(new ScopedTransaction(appPool, opening, options, slotFor(tenantId)), fn);
+      const id = parseTenantId(tenantId);
+      return scoped(new ScopedTransaction(appPool, tenantOpening(id), options, slotFor(id)), fn);
     },
 
     async tenantQuery(tenantId, text, values) {
+      const id = parseTenantId(tenantId);
       if (tenantContext === 'set-config') {
         // Statements before one Sync form an implicit transaction: the setting ends at the
         // Sync, so no BEGIN or COMMIT is needed. (SET LOCAL there would log a warning.)
-        return new ScopedTransaction(appPool, tenantSettings(tenantId), options, slotFor(tenantId)).queryAndClose(text, values, []);
+        return new ScopedTransaction(appPool, tenantSettings(id), options, slotFor(id)).queryAndClose(text, values, []);
       }
-      return new ScopedTransaction(appPool, tenantOpening(tenantId), options, slotFor(tenantId)).queryAndCommit(text, values);
+      return new ScopedTransaction(appPool, tenantOpening(id), options, slotFor(id)).queryAndCommit(text, values);
     },
 
     withoutTenant(fn) {
-      return scoped(new ScopedTransaction(appPool, tenantOpening(null), options), fn);
+      return scoped(new ScopedTransaction(appPool, tenantOpening(''), options), fn);
     },
 
     asSystem(fn) {
