@@ -129,6 +129,8 @@ export async function startService(
         delivery: { timeoutMs: config.webhooks.timeoutMs, allowPrivate: config.webhooks.allowPrivate, maxAttempts: config.webhooks.maxAttempts },
         retryDelaySeconds: config.webhooks.retryDelaySeconds,
         deliveryRetentionDays: config.webhooks.retentionDays,
+        deliveryConcurrency: config.webhooks.concurrency,
+        deliveryConcurrencyPerTenant: config.webhooks.tenantConcurrency,
       });
     }
     if (!http) return { url: '', kernel, target, close };

@@ -52,6 +52,8 @@ const schema = z.object({
   ROWGUARD_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
   ROWGUARD_WEBHOOK_RETRY_DELAY: z.coerce.number().int().min(1).max(86_400).default(10),
   ROWGUARD_WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
+  ROWGUARD_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
+  ROWGUARD_WEBHOOK_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(1000).optional(),
   ROWGUARD_WEBHOOK_DNS_TIMEOUT: z.coerce.number().int().min(100).max(30_000).default(2_000),
   ROWGUARD_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 });
@@ -118,6 +120,10 @@ export interface Config {
     readonly allowPrivate: boolean;
     /** Milliseconds to wait for DNS when a webhook URL is registered. */
     readonly dnsTimeoutMs: number;
+    /** Deliveries in flight at once per worker process. */
+    readonly concurrency: number;
+    /** Deliveries of one tenant in flight at once per worker process (default 4, at most the tenant's connection cap). */
+    readonly tenantConcurrency: number;
     readonly retentionDays: number;
   };
 }
@@ -133,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Record<key
     throw new RowguardError('CONFIG_INVALID', `invalid setting ${issue.path.join('.')}: ${issue.message}`);
   }
   const e = parsed.data;
+  const tenantMaxConnections = Math.min(e.ROWGUARD_TENANT_MAX_CONNECTIONS ?? Math.max(1, Math.floor(e.ROWGUARD_DB_POOL_SIZE / 3)), e.ROWGUARD_DB_POOL_SIZE);
   if (RESERVED_PORTS.has(e.ROWGUARD_PORT)) {
     throw new RowguardError('CONFIG_INVALID', `invalid setting ROWGUARD_PORT: ${e.ROWGUARD_PORT} belongs to another service on this machine`);
   }
@@ -154,7 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Record<key
     statementTimeout: e.ROWGUARD_STATEMENT_TIMEOUT,
     lockTimeout: e.ROWGUARD_LOCK_TIMEOUT,
     idleInTransactionTimeout: e.ROWGUARD_IDLE_IN_TRANSACTION_TIMEOUT,
-    tenantMaxConnections: Math.min(e.ROWGUARD_TENANT_MAX_CONNECTIONS ?? Math.max(1, Math.floor(e.ROWGUARD_DB_POOL_SIZE / 3)), e.ROWGUARD_DB_POOL_SIZE),
+    tenantMaxConnections,
     tenantQueueTimeout: e.ROWGUARD_TENANT_QUEUE_TIMEOUT,
     logLevel: e.ROWGUARD_LOG_LEVEL,
     jwt: Object.freeze({
@@ -181,6 +188,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Record<key
       retryDelaySeconds: e.ROWGUARD_WEBHOOK_RETRY_DELAY,
       allowPrivate: e.ROWGUARD_WEBHOOK_ALLOW_PRIVATE === 'true',
       dnsTimeoutMs: e.ROWGUARD_WEBHOOK_DNS_TIMEOUT,
+      concurrency: e.ROWGUARD_WEBHOOK_CONCURRENCY,
+      tenantConcurrency: Math.min(e.ROWGUARD_WEBHOOK_TENANT_CONCURRENCY ?? Math.min(4, tenantMaxConnections), e.ROWGUARD_WEBHOOK_CONCURRENCY),
       retentionDays: e.ROWGUARD_DELIVERY_RETENTION_DAYS,
     }),
     corsOrigins: Object.freeze(e.ROWGUARD_CORS_ORIGINS ? e.ROWGUARD_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : []),
