@@ -21,6 +21,7 @@ const restart = by('fault, PostgreSQL restart');
 const five = by('fault, five processes migrating together');
 const fuzz = by('fuzz, every endpoint');
 const fairness = by('webhooks, fairness');
+const flooding = by('fairness, one tenant flooding');
 const oneTenant = by('webhooks, throughput, one tenant');
 const tenTenants = by('webhooks, throughput, ten tenants');
 const n = (value: unknown) => (typeof value === 'number' ? value.toLocaleString('en-US') : '—');
@@ -54,6 +55,18 @@ const lines = [
   '- **Killed webhook worker** (`test/jobs/webhooks.test.ts`): a worker process killed with SIGKILL mid-delivery; another delivers the event later with the same `webhook-id`.',
   `- **Fuzzing** (\`test/reliability/fuzz.test.ts\`, fast-check): ${fuzz?.requests?.toLocaleString('en-US') ?? 'N'} generated requests over all ${fuzz?.operations ?? ''} documented operations — bodies (JSON of every shape, 100,000-deep nesting, malformed UTF-8, NUL bytes, 1e400 and 400-digit numbers, oversized), query strings, path parameters (broken percent-escapes, another tenant's ids), headers and tokens (tampered, \`alg: none\`, crossed); plus raw bytes over a socket. No 5xx, no stack trace or SQL in any answer, none of the other tenant's ids or names. Statuses: ${statuses(fuzz?.byStatus)}.`,
   '',
+  '## One tenant flooding slow requests',
+  '',
+  `From \`test/reliability/fairness.test.ts\`: the running service with an app pool of ${n(flooding?.appPoolSize)} and ${n(flooding?.tenantMaxConnections)} connections per tenant (\`ROWGUARD_TENANT_MAX_CONNECTIONS\`, a third of the pool), a 1 s tenant queue. Tenant A sends ${n(flooding?.floodRequests)} PATCHes at once to a project whose row another session holds locked for ${n(flooding?.floodSeconds)} s, so each would hold a connection while it waits; meanwhile tenant B creates and lists projects one request after another.`,
+  '',
+  '| figure | value |',
+  '|---|---|',
+  `| B's requests, all answered 200/201 | ${n(flooding?.bystanderRequests)} |`,
+  `| B's latency p50 / p99 / longest | ${n(flooding?.bystanderP50Ms)} ms / ${n(flooding?.bystanderP99Ms)} ms / ${n(flooding?.bystanderMaxMs)} ms |`,
+  `| A's requests answered 429 \`TENANT_BUSY\` with \`Retry-After\` / served once the lock was gone | ${n(flooding?.flooderBusy)} / ${n(flooding?.flooderServed)} |`,
+  '',
+  'Without the cap (`ROWGUARD_TENANT_MAX_CONNECTIONS` equal to the pool), A\'s waiting requests take every connection and B\'s requests fail with 503 after the pool\'s 5 s connect timeout.',
+  '',
   '## Webhook delivery under a slow receiver and a flood',
   '',
   `From \`test/reliability/webhook-fairness.test.ts\`, one worker process with its default settings (32 delivery slots, 4 per tenant, polling every 2 s) and a ${n(fairness?.deadlineMs)} ms delivery deadline. Tenant A's endpoint answers 200 and then sends one byte every 500 ms, never finishing (${n(fairness?.dribblingDeliveries)} deliveries); tenant B makes ${n(fairness?.floodEvents)} writes with a \`*\` webhook to a host that accepts connections and never answers; then tenant C makes one write.`,
@@ -75,6 +88,7 @@ const lines = [
   '- Several processes starting together on a fresh database deadlocked in the job queue\'s set-up (pg-boss creates each queue\'s partition with DDL on one shared table); queue set-up is now serialized by an advisory lock (`src/jobs/worker.ts`).',
   '- Webhook deliveries had an idle timeout only (a receiver sending a byte a second held a delivery for ever), were capped at about 120 attempts a minute for all tenants together, and were handed out first come, first served, so one tenant\'s slow endpoint or backlog stopped everyone\'s deliveries; attempts now have one deadline, slots are filled as they free up, and a tenant holds at most its share of them (`src/jobs/post-json.ts`, `src/jobs/job-dispatcher.ts`, `src/jobs/fair-fetch.ts`).',
   '- A webhook deleted while the outbox relay was creating its deliveries failed the relay\'s foreign-key check and rolled back the batch, events of every tenant; the relay now locks the endpoints it delivers to and leaves an event whose endpoint is being changed or deleted for its next run (`src/jobs/outbox-relay.ts`, `test/jobs/relay-races.test.ts`).',
+  '- One tenant could hold every pooled connection (requests waiting on a lock, or on DNS inside a webhook registration), so every other tenant got 503; webhook DNS now runs before the transaction, transactions carry an idle-in-transaction timeout, and a tenant holds at most its share of the pool (`src/db/tenant-limiter.ts`, `test/reliability/fairness.test.ts`).',
   '- A `due_date` such as `\' or \'1\'=\'1` made date validation throw, a 500; it is now a 400 (`src/http/schemas.ts`).',
   '- The embedded PostgreSQL package\'s exit hooks forced exit code 0 on a process that was ending with a failure (and threw on a normal exit once that was removed); Rowguard removes all of them and stops its cluster itself (`src/embedded/embedded-postgres.ts`).',
   '',
