@@ -16,7 +16,7 @@ export interface SignedContextChange {
 /**
  * Turns the signed tenant context on or off for every tenant policy written by
  * tenantTableSql (tenant_isolation, tenant_isolation_required) in `schemas`: on, they accept a
- * tenant only with its proof (`rowguard.tenant_id()`, migration 0014); off, they trust
+ * tenant only with its proof (`rowguard.tenant_id()`, migration 0013); off, they trust
  * `app.tenant_id` alone. Runs as the owner, in one transaction; rewrites only what differs.
  * The kernel must sign (`contextKey`) before this is turned on, or tenants see nothing.
  *

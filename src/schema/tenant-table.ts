@@ -16,7 +16,7 @@ export interface TenantTableOptions {
   appPrivileges?: readonly ('select' | 'insert' | 'update' | 'delete')[];
   /**
    * `true`: the policies accept the tenant only with a valid proof, through
-   * `rowguard.tenant_id()` (migration 0014; see setSignedContext). `false` (default): they
+   * `rowguard.tenant_id()` (migration 0013; see setSignedContext). `false` (default): they
    * trust `app.tenant_id` alone.
    */
   signedContext?: boolean;
