@@ -231,6 +231,18 @@ describe('request bodies', () => {
     expect(empty.status).toBe(400);
   });
 
+  it('refuses a lone UTF-16 surrogate in a string with 400, instead of storing U+FFFD', async () => {
+    for (const raw of ['{"name": "\\ud800x"}', '{"name": "x\\udfff"}', '{"name": "ok", "\\ud83dkey": 1}']) {
+      const reply = await context.h.call('POST', '/v1/projects', { token: a.token, raw });
+      expect([reply.status, reply.body.code]).toEqual([400, 'MALFORMED_JSON']);
+    }
+    const pair = await context.h.call('POST', '/v1/projects', { token: a.token, raw: '{"name": "\\ud83d\\ude00 ok"}' });
+    expect(pair.status).toBe(201);
+    expect(pair.body.name).toBe('\u{1F600} ok');
+    const listed = await context.h.call('GET', '/v1/projects?limit=100', { token: a.token });
+    expect(listed.body.data.map((p: { name: string }) => p.name)).not.toContain('\uFFFDx');
+  });
+
   it('never shows a stack trace or SQL, and gives every problem a request id', async () => {
     const replies = await Promise.all([
       context.h.call('POST', '/v1/projects', { token: a.token, raw: '{"name": "\u0000"}' }),

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/cli/mint-token.js';
 import type { RunningService } from '../../src/service.js';
@@ -29,6 +30,18 @@ afterAll(async () => {
   await db.close();
 });
 
+/** A POST exactly as given: node's http client adds no Content-Type or Content-Length of its own. */
+function rawPost(url: string, token: string, { body, headers = {} }: { body?: string; headers?: Record<string, string> }): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (response) => {
+      response.resume();
+      response.on('end', () => resolve({ status: response.statusCode ?? 0 }));
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
 const api = (path: string, init: RequestInit = {}) =>
   fetch(`${service.url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers } });
 
@@ -57,6 +70,33 @@ describe('over a real socket', () => {
     const line = s.logs.map((l) => JSON.parse(l)).find((l) => l.requestId === 'log-me' && l.msg === 'request');
     expect(line).toMatchObject({ method: 'GET', route: '/v1/projects', status: 200, tenant: tenantId, actor: 'user:sam', ms: expect.any(Number) });
     expect(s.logs.join('\n')).not.toContain(token.split('.')[2]);
+  });
+
+  // curl -X POST …/suspend sends no body and no Content-Type; a client library may send
+  // Content-Length: 0 with a JSON Content-Type, or an empty JSON object. All are the same action.
+  it.each([
+    ['no body, no Content-Type', {}],
+    ['an empty body with a JSON Content-Type', { body: '', headers: { 'content-type': 'application/json' } }],
+    ['an empty JSON object', { body: '{}', headers: { 'content-type': 'application/json' } }],
+  ])('runs body-less actions sent with %s', async (_how, init: { body?: string; headers?: Record<string, string> }) => {
+    const send = (path: string, auth: string) => rawPost(`${service.url}${path}`, auth, init);
+    const created = await fetch(`${service.url}/admin/tenants`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${s.secrets.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Actions', owner: { user_id: 'olga', email: 'olga@example.test' } }),
+    });
+    const tenant = ((await created.json()) as { id: string }).id;
+    expect((await send(`/admin/tenants/${tenant}/suspend`, s.secrets.adminToken)).status).toBe(200);
+    expect((await send(`/admin/tenants/${tenant}/reactivate`, s.secrets.adminToken)).status).toBe(200);
+    const owner = await mintToken({ secret: s.secrets.jwtSecret, tenantId: tenant, userId: 'olga', tenantClaim: 'tid', ttl: '5m' });
+    const hook = await fetch(`${service.url}/v1/webhooks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${owner}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ url: 'https://hooks.example.com/in', event_types: ['project.created'] }),
+    });
+    const hookId = ((await hook.json()) as { id: string }).id;
+    expect((await send(`/v1/webhooks/${hookId}/test`, owner)).status).toBe(202);
+    expect((await send(`/v1/webhooks/${hookId}/rotate-secret`, owner)).status).toBe(200);
   });
 
   it('answers 413 for an oversized body sent over the wire', async () => {
