@@ -89,3 +89,28 @@ export function whyNotPinned(expression: string, column: string): string | null 
   if (setting) return `has an OR branch controlled by the setting ${setting.name}, which any role can set for itself`;
   return `has an OR branch that does not involve ${column} (${open.trim()})`;
 }
+
+const SIGNED_CONTEXT = /\(\s*SELECT rowguard\.tenant_id\(\)/i;
+
+/**
+ * Where an expression takes the tenant from: `rowguard.tenant_id()` (the signed context) or
+ * the settings it reads, e.g. ['app.tenant_id']. Empty when it reads no context.
+ */
+export function contextSources(expression: string): string[] {
+  const sources = settingsRead(expression).map((r) => r.name);
+  if (SIGNED_CONTEXT.test(expression)) sources.unshift('rowguard.tenant_id()');
+  return [...new Set(sources)];
+}
+
+// A column on one side of "=", the tenant context (a setting, possibly cast or NULLIF-wrapped,
+// or the signed context's subquery) on the other, as pg_get_expr prints them.
+const CONTEXT = String.raw`(?:\(*(?:NULLIF\()?current_setting\('[^']+'|\(\s*SELECT rowguard\.tenant_id\(\))`;
+const COLUMN = String.raw`\(*"?([A-Za-z_][\w$]*)"?\)*(?:::[\w ]+)?`;
+const COLUMN_FIRST = new RegExp(`${COLUMN}\\s*=\\s*${CONTEXT}`, 'g');
+const CONTEXT_FIRST = new RegExp(`${CONTEXT}[^=]*?\\)+(?:::[\\w ]+)?\\s*=\\s*${COLUMN}`, 'g');
+
+/** The columns an expression compares with the tenant context. */
+export function contextColumns(expression: string): string[] {
+  const columns = [...expression.matchAll(COLUMN_FIRST), ...expression.matchAll(CONTEXT_FIRST)].map((m) => m[1]!);
+  return [...new Set(columns.filter((c) => !/^(NULLIF|SELECT|current_setting)$/i.test(c)))];
+}

@@ -101,6 +101,26 @@ const CASES: Record<string, Case> = {
     lint: 'tenant-not-restricted',
     setup: "drop policy tenant_required on {s}.t; create policy loose on {s}.t as restrictive to {app} using (email is not null);",
   },
+  'a table reading another setting than the others': {
+    lint: 'context-source-mismatch',
+    setup: `create table {s}.a (tenant_id uuid not null, id uuid not null, primary key (tenant_id, id));
+            create table {s}.b (tenant_id uuid not null, id uuid not null, primary key (tenant_id, id));
+            alter table {s}.a enable row level security; alter table {s}.b enable row level security;
+            create policy tenant on {s}.a using (${PREDICATE}); create policy tenant on {s}.b using (${PREDICATE});
+            alter policy tenant on {s}.t using (tenant_id = nullif(current_setting('app.current_tenant', true), '')::uuid)
+              with check (tenant_id = nullif(current_setting('app.current_tenant', true), '')::uuid);
+            alter policy tenant_required on {s}.t using (tenant_id = nullif(current_setting('app.current_tenant', true), '')::uuid)
+              with check (tenant_id = nullif(current_setting('app.current_tenant', true), '')::uuid);`,
+  },
+  'the context compared with another column': {
+    lint: 'context-on-other-column',
+    setup: `alter table {s}.t add column org_id uuid;
+            alter policy tenant on {s}.t using (tenant_id is not null and org_id = nullif(current_setting('app.tenant_id', true), '')::uuid);`,
+  },
+  'a WITH CHECK reading another tenant than USING': {
+    lint: 'check-differs-from-using',
+    setup: `alter policy tenant on {s}.t using (${PREDICATE}) with check (tenant_id = nullif(current_setting('app.write_tenant', true), '')::uuid);`,
+  },
   'two permissive policies': { lint: 'multiple-permissive-policies', setup: `create policy again on {s}.t using (${PREDICATE});`, fixed: 'drop policy again on {s}.t;' },
   'a shared table': { lint: 'shared-table', setup: 'create table {s}.countries (code text primary key); grant select on {s}.countries to {app};', fixed: 'revoke select on {s}.countries from {app};' },
   'sequence ids on a tenant table': { lint: 'sequence-ids', setup: 'alter table {s}.t add column number bigserial;', fixed: 'alter table {s}.t alter column number drop default;' },

@@ -1,6 +1,9 @@
 import type { Lint } from '../lint.js';
 import { appRoleBypasses } from './app-role-bypasses.js';
 import { appRoleExcessPrivileges } from './app-role-excess-privileges.js';
+import { checkDiffersFromUsing } from './check-differs-from-using.js';
+import { contextOnOtherColumn } from './context-on-other-column.js';
+import { contextSourceMismatch } from './context-source-mismatch.js';
 import { foreignKeyWithoutTenant } from './foreign-key-without-tenant.js';
 import { leakproofFunction } from './leakproof-function.js';
 import { missingTenantIndex } from './missing-tenant-index.js';
@@ -30,6 +33,9 @@ export const LINTS: readonly Lint[] = [
   rlsWithoutPolicy,
   policyNotPinned,
   tenantNotRestricted,
+  contextSourceMismatch,
+  contextOnOtherColumn,
+  checkDiffersFromUsing,
   settingNotGuarded,
   policyUsesCurrentUser,
   appRoleBypasses,
