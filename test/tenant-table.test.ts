@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { SERVICE_MIGRATIONS, readMigrations } from '../src/schema/migrate.js';
-import { tenantPredicate, tenantTableSql } from '../src/schema/tenant-table.js';
+import { parseIndexColumns, tenantPredicate, tenantTableSql } from '../src/schema/tenant-table.js';
 import { TEST_ROLES } from './helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { discoverTenantTables } from './helpers/isolation-check.js';
@@ -27,12 +27,32 @@ describe('tenantTableSql', () => {
     expect(signedSql).toContain(`with check ("tenant_id" = (select rowguard.tenant_id()))`);
     expect(sql).toContain('create policy system_access on "crm"."contacts" to "sys"');
     expect(sql).toContain('create policy tenant_isolation_required on "crm"."contacts" as restrictive to "app"');
-    expect(sql).toContain('create index "contacts_tenant_id_created_at_idx" on "crm"."contacts" ("tenant_id", created_at desc);');
+    expect(sql).toContain('create index if not exists "contacts_tenant_id_created_at_idx" on "crm"."contacts" ("tenant_id", created_at desc);');
     expect(sql).toContain('grant select, insert, update, delete on "crm"."contacts" to "app";');
     // No function wrapper, cast on the column or OR branch in the plain predicate; the signed one
     // is exactly the column against one subquery (an InitPlan, evaluated once per statement).
     expect(tenantPredicate()).not.toMatch(/select|\bor\b|"tenant_id"::/i);
     expect(tenantPredicate('tenant_id', { signed: true })).toBe('"tenant_id" = (select rowguard.tenant_id())');
+  });
+
+  it('indexes the tenant column alone by default, adds it when missing, and wraps itself in a transaction only when asked', () => {
+    const sql = tenantTableSql({ table: 'contacts', appRole: 'app', systemRole: 'sys' });
+    expect(sql).toContain('create index if not exists "contacts_tenant_id_idx" on "contacts" ("tenant_id");');
+    expect(sql).not.toContain('created_at');
+    expect(sql).toContain('alter table "contacts" add column if not exists "tenant_id" uuid;');
+    expect(sql).toContain('alter table "contacts" alter column "tenant_id" set not null;');
+    // Inside a migration runner's transaction, a begin/commit of its own would commit the runner's work early.
+    expect(sql).not.toMatch(/^(begin|commit);$/m);
+    const wrapped = tenantTableSql({ table: 'contacts', appRole: 'app', systemRole: 'sys', transaction: true });
+    const statements = wrapped.split('\n').filter((line) => line.trim() && !line.startsWith('--'));
+    expect([statements[0], statements.at(-1)]).toEqual(['begin;', 'commit;']);
+    expect(tenantTableSql({ table: 'contacts', index: false, ensureColumn: false })).not.toMatch(/create index|add column/);
+    expect(parseIndexColumns(' created_at desc, coalesce(a, b) , "x,y" ')).toEqual(['created_at desc', 'coalesce(a, b)', '"x,y"']);
+    expect(parseIndexColumns('none')).toBe(false);
+    expect(parseIndexColumns(undefined)).toEqual([]);
+    expect(tenantTableSql({ table: 'contacts', index: ['coalesce(a, b)', 'id desc'] })).toContain('create index if not exists "contacts_tenant_id_coalesce_a_id_idx" on "contacts" ("tenant_id", coalesce(a, b), id desc);');
+    // The library's default roles stay the psql variables Rowguard's migration runner fills in.
+    expect(tenantTableSql({ table: 'contacts' })).toContain('to :"app_role";');
   });
 
   it('gives every service tenant table exactly the policies it generates', async () => {

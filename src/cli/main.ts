@@ -10,7 +10,7 @@ import { RowguardError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { setupRoles } from '../schema/roles.js';
 import { setSignedContext } from '../schema/signed-context.js';
-import { tenantTableSql } from '../schema/tenant-table.js';
+import { parseIndexColumns, tenantTableSql } from '../schema/tenant-table.js';
 import { startService } from '../service.js';
 import { auditCommand } from './audit-command.js';
 import { probeCommand } from './probe-command.js';
@@ -46,9 +46,12 @@ Commands:
                              attack isolation as the app role, always rolled back (owner must read every row)
       --tenant-column NAME  --schema NAME  --format text|json
       exit codes: 0 no leak, 1 a leak, 2 could not probe
-  tenant-table TABLE         print the SQL that makes TABLE a tenant table
+  tenant-table TABLE         print the SQL that makes TABLE ("name", "schema.name") a tenant table: one
+                             transaction for psql -f, adding the tenant column when missing
       --tenant-column NAME     (default tenant_id)
-      --app-role NAME --system-role NAME   role names (default: psql variables)
+      --index "COL [desc], …"  columns after the tenant column in its index (default none; none: no index)
+      --app-role NAME --system-role NAME   roles granted to (default ROWGUARD_APP_ROLE/ROWGUARD_SYSTEM_ROLE,
+                               rowguard_app/rowguard_system)
       --signed-context         policies that accept the tenant only with its proof (rowguard.tenant_id())
   signed-context on|off      make every tenant policy require the signed context, or trust app.tenant_id alone again
 
@@ -79,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
       'app-url': { type: 'string' },
       demo: { type: 'boolean' },
       'signed-context': { type: 'boolean' },
+      index: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -118,13 +122,18 @@ async function main(argv: string[]): Promise<number> {
     case 'tenant-table': {
       const table = rest[0];
       if (!table) throw new RowguardError('CONFIG_INVALID', 'tenant-table needs a table name');
+      // Concrete role names and begin/commit, so that the output runs with plain psql -f or in
+      // another migration tool.
+      const { appRole, systemRole } = values['app-role'] && values['system-role'] ? { appRole: values['app-role'], systemRole: values['system-role'] } : config();
       process.stdout.write(
         tenantTableSql({
           table,
           tenantColumn: values['tenant-column'],
-          appRole: values['app-role'],
-          systemRole: values['system-role'],
+          index: parseIndexColumns(values.index),
+          appRole: values['app-role'] ?? appRole,
+          systemRole: values['system-role'] ?? systemRole,
           signedContext: values['signed-context'] ?? false,
+          transaction: true,
         }),
       );
       return 0;
