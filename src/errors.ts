@@ -17,6 +17,8 @@ export type RowguardErrorCode =
   | 'ROLE_SETUP_FAILED'
   | 'EMBEDDED_POSTGRES_FAILED'
   | 'DATABASE_UNAVAILABLE'
+  | 'DATABASE_UNREACHABLE'
+  | 'TENANT_TABLES_MISSING'
   | 'TENANT_BUSY';
 
 export class RowguardError extends Error {

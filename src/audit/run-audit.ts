@@ -78,3 +78,28 @@ export function fixSql(report: AuditReport): string {
   lines.push('commit;');
   return lines.join('\n') + '\n';
 }
+
+/**
+ * Why an audit found nothing to judge, so that it must not pass as clean: a --schema that does
+ * not exist, no tenant table (a tenant column named nowhere in the audited schemas), or fewer
+ * tenant tables than expected. Undefined when the audit covered what it was asked to.
+ */
+export async function auditScopeProblem(
+  client: pg.ClientBase,
+  report: AuditReport,
+  { schemas, tenantColumn = 'tenant_id', expectTables }: { schemas?: readonly string[]; tenantColumn?: string; expectTables?: number },
+): Promise<RowguardError | undefined> {
+  if (schemas?.length) {
+    const { rows } = await client.query<{ nspname: string }>('select nspname from pg_namespace where nspname = any($1)', [[...schemas]]);
+    const missing = schemas.filter((s) => !rows.some((r) => r.nspname === s));
+    if (missing.length) return new RowguardError('CONFIG_INVALID', `there is no schema ${missing.join(', ')} (--schema)`);
+  }
+  if (report.tenantTables === 0) {
+    const where = report.schemas.length === 1 ? `schema ${report.schemas[0]}` : `the schemas ${report.schemas.join(', ')}`;
+    return new RowguardError('TENANT_TABLES_MISSING', `no table in ${where} has the tenant column "${tenantColumn}" (--tenant-column): nothing to audit`);
+  }
+  if (expectTables !== undefined && report.tenantTables < expectTables) {
+    return new RowguardError('TENANT_TABLES_MISSING', `expected at least ${expectTables} tenant tables, found ${report.tenantTables} (--expect-tables)`);
+  }
+  return undefined;
+}

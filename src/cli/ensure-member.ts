@@ -27,3 +27,20 @@ export async function ensureMember(kernel: Kernel, tenantId: string, userId: str
     );
   });
 }
+
+/**
+ * Why a token for `userId` in the tenant would be refused (no such tenant, not an active member),
+ * or undefined when it would be accepted. Read as the system role; changes nothing.
+ */
+export async function membershipProblem(kernel: Kernel, tenantId: string, userId: string): Promise<string | undefined> {
+  return kernel.asSystem(async (tx) => {
+    const { rows } = await tx.query<{ tenant_status: string; member_status: string | null }>(
+      `select t.status as tenant_status, m.status as member_status from tenants t left join team_members m on m.tenant_id = t.id and m.user_id = $2 where t.id = $1`,
+      [tenantId, userId],
+    );
+    if (!rows[0]) return `there is no tenant ${tenantId}`;
+    if (rows[0].tenant_status !== 'active') return `tenant ${tenantId} is ${rows[0].tenant_status}`;
+    if (rows[0].member_status !== 'active') return `${userId} is not an active member of tenant ${tenantId}`;
+    return undefined;
+  });
+}

@@ -12,87 +12,190 @@ import { setupRoles } from '../schema/roles.js';
 import { setSignedContext } from '../schema/signed-context.js';
 import { parseIndexColumns, tenantTableSql } from '../schema/tenant-table.js';
 import { startService } from '../service.js';
-import { auditCommand } from './audit-command.js';
+import { auditCommand, unreachableError } from './audit-command.js';
 import { probeCommand } from './probe-command.js';
 import { mintToken } from './mint-token.js';
 import { createKernel, type Kernel } from '../db/kernel.js';
 import { createPool } from '../db/pool.js';
 import { demoInstructions, seedDemo } from '../demo.js';
 import { parseTenantId } from '../db/tenant-id.js';
-import { ensureMember, type MemberRole } from './ensure-member.js';
+import { ensureMember, membershipProblem, type MemberRole } from './ensure-member.js';
 
-const HELP = `rowguard — PostgreSQL tenant isolation enforced by the database
+/** Every flag; each command accepts only its own (COMMANDS), plus --help. */
+const OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'app-role': { type: 'string' },
+  'system-role': { type: 'string' },
+  'tenant-column': { type: 'string' },
+  'password-file': { type: 'string' },
+  tenant: { type: 'string' },
+  user: { type: 'string' },
+  ttl: { type: 'string' },
+  role: { type: 'string' },
+  schema: { type: 'string', multiple: true },
+  format: { type: 'string' },
+  'fail-on': { type: 'string' },
+  'fix-sql': { type: 'boolean' },
+  'expect-tables': { type: 'string' },
+  'app-url': { type: 'string' },
+  demo: { type: 'boolean' },
+  'signed-context': { type: 'boolean' },
+  index: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
-Usage: rowguard <command> [options]
+type Flag = keyof typeof OPTIONS;
 
-Commands:
-  serve                      run the HTTP service (embedded PostgreSQL unless ROWGUARD_DATABASE_URL is set)
+const SERVE_FLAGS: Flag[] = ['port', 'host', 'data-dir'];
+
+/** Per command: its flags, its usage line and its help; the order is the order of `rowguard help`. */
+const COMMANDS: Record<string, { flags: Flag[]; usage: string; help: string }> = {
+  serve: {
+    flags: [...SERVE_FLAGS, 'demo'],
+    usage: 'serve',
+    help: `                             run the HTTP service (embedded PostgreSQL unless ROWGUARD_DATABASE_URL is set)
       --demo                   also create two demo tenants and print curl commands for them
-  demo                       create the demo tenants and print curl commands
-  worker                     run the outbox relay, webhook delivery and scheduled jobs without HTTP
-  migrate                    apply pending migrations and exit
-  setup-roles                create/lock down the app and system roles (needs ROWGUARD_DATABASE_URL)
+      --port N, --host H, --data-dir PATH   (or ROWGUARD_PORT, ROWGUARD_HOST, ROWGUARD_DATA_DIR)`,
+  },
+  demo: { flags: SERVE_FLAGS, usage: 'demo', help: '                             create the demo tenants and print curl commands' },
+  worker: { flags: SERVE_FLAGS, usage: 'worker', help: '                             run the outbox relay, webhook delivery and scheduled jobs without HTTP' },
+  migrate: { flags: SERVE_FLAGS, usage: 'migrate', help: '                             apply pending migrations and exit' },
+  'setup-roles': {
+    flags: ['app-role', 'password-file'],
+    usage: 'setup-roles',
+    help: `                             create/lock down the app and system roles (needs ROWGUARD_DATABASE_URL)
       --app-role NAME          app login role (default ROWGUARD_APP_ROLE, rowguard_app)
-      --password-file PATH     set a new generated app password and write it there (mode 0600)
-  token --tenant ID --user ID  print a development JWT (HS256, ROWGUARD_JWT_SECRET or the generated one)
-      --ttl 1h                 lifetime (30m, 1h, 24h; at most ROWGUARD_JWT_MAX_LIFETIME)
+      --password-file PATH     set a new generated app password and write it there (mode 0600)`,
+  },
+  token: {
+    flags: [...SERVE_FLAGS, 'tenant', 'user', 'ttl', 'role'],
+    usage: 'token --tenant ID --user ID',
+    help: `                             print a development JWT (HS256, ROWGUARD_JWT_SECRET or the generated one)
+      --ttl 1h                 lifetime (30m, 1h, 24h; more than zero, at most ROWGUARD_JWT_MAX_LIFETIME)
       --role ROLE              also make the user an active owner/admin/member/viewer of the tenant
-  audit [URL]                read-only lints of a database's tenant isolation (URL or ROWGUARD_DATABASE_URL)
+      with ROWGUARD_DATABASE_URL set, warns when the tenant does not exist or the user is not an active member`,
+  },
+  audit: {
+    flags: ['app-role', 'tenant-column', 'schema', 'format', 'fail-on', 'fix-sql', 'expect-tables'],
+    usage: 'audit [URL]',
+    help: `                             read-only lints of a database's tenant isolation (URL or ROWGUARD_DATABASE_URL)
       --app-role NAME          the role request traffic uses (detected when there is one candidate)
       --tenant-column NAME     (default tenant_id)   --schema NAME (repeatable; default all)
       --format text|json|sarif|html   --fail-on error|warn   --fix-sql (print one fixing migration)
-      exit codes: 0 clean, 1 findings at --fail-on or above, 2 could not audit
-  probe OWNER_URL --app-url APP_URL
-                             attack isolation as the app role, always rolled back (owner must read every row)
+      --expect-tables N        at least N tenant tables must be found
+      exit codes: 0 clean, 1 findings at --fail-on or above, 2 could not audit (also: a --schema
+      that does not exist, no tenant table, fewer than --expect-tables)`,
+  },
+  probe: {
+    flags: ['tenant-column', 'schema', 'format', 'app-url'],
+    usage: 'probe OWNER_URL --app-url APP_URL',
+    help: `                             attack isolation as the app role, always rolled back (owner must read every row)
       --tenant-column NAME  --schema NAME  --format text|json
-      exit codes: 0 no leak, 1 a leak, 2 could not probe
-  tenant-table TABLE         print the SQL that makes TABLE ("name", "schema.name") a tenant table: one
+      exit codes: 0 no leak, 1 a leak, 2 could not probe`,
+  },
+  'tenant-table': {
+    flags: ['tenant-column', 'index', 'app-role', 'system-role', 'signed-context'],
+    usage: 'tenant-table TABLE',
+    help: `                             print the SQL that makes TABLE ("name", "schema.name") a tenant table: one
                              transaction for psql -f, adding the tenant column when missing
       --tenant-column NAME     (default tenant_id)
       --index "COL [desc], …"  columns after the tenant column in its index (default none; none: no index)
       --app-role NAME --system-role NAME   roles granted to (default ROWGUARD_APP_ROLE/ROWGUARD_SYSTEM_ROLE,
                                rowguard_app/rowguard_system)
-      --signed-context         policies that accept the tenant only with its proof (rowguard.tenant_id())
-  signed-context on|off      make every tenant policy require the signed context, or trust app.tenant_id alone again
+      --signed-context         policies that accept the tenant only with its proof (rowguard.tenant_id())`,
+  },
+  'signed-context': {
+    flags: SERVE_FLAGS,
+    usage: 'signed-context on|off',
+    help: '                             make every tenant policy require the signed context, or trust app.tenant_id alone again',
+  },
+};
 
-Options for serve: --port N, --host H, --data-dir PATH (or ROWGUARD_PORT, ROWGUARD_HOST, ROWGUARD_DATA_DIR).
+/** The usage line, padded so short ones share a line with the first line of their help. */
+function commandHelp(name: string): string {
+  const { usage, help } = COMMANDS[name]!;
+  const indent = '                             ';
+  return usage.length + 2 < indent.length - 1 ? `  ${usage.padEnd(indent.length - 2)}${help.slice(indent.length)}` : `  ${usage}\n${help}`;
+}
+
+const HELP = `rowguard — PostgreSQL tenant isolation enforced by the database
+
+Usage: rowguard <command> [options]     rowguard <command> --help
+
+Commands:
+${Object.keys(COMMANDS).map(commandHelp).join('\n')}
+
 Environment: ROWGUARD_DATABASE_URL (owner), ROWGUARD_DB_APP_URL (app role), NODE_ENV, ROWGUARD_LOG_LEVEL;
 all settings are listed in the README.`;
 
+/** `rowguard <command> --help`: that command alone. */
+function helpOf(name: string): string {
+  return `Usage: rowguard ${COMMANDS[name]!.usage} [options]\n\n${commandHelp(name)}\n\nAll commands: rowguard help`;
+}
+
+/** Commands whose usage errors exit 2 ("could not run"); the others exit 1 like their other errors. */
+const EXIT_2_ON_USAGE = new Set(['audit', 'probe']);
+
+/** A usage error: one line, and the exit code the command uses for its other usage errors. */
+function usageError(command: string | undefined, message: string): number {
+  console.error(`rowguard: ${message} [CONFIG_INVALID]`);
+  return command && EXIT_2_ON_USAGE.has(command) ? 2 : 1;
+}
+
+/** The flags the command-line sets, as loadConfig's settings. */
+const FLAG_SETTINGS = { port: 'ROWGUARD_PORT', host: 'ROWGUARD_HOST', 'data-dir': 'ROWGUARD_DATA_DIR' } as const;
+
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'data-dir': { type: 'string' },
-      'app-role': { type: 'string' },
-      'system-role': { type: 'string' },
-      'tenant-column': { type: 'string' },
-      'password-file': { type: 'string' },
-      tenant: { type: 'string' },
-      user: { type: 'string' },
-      ttl: { type: 'string' },
-      role: { type: 'string' },
-      schema: { type: 'string', multiple: true },
-      format: { type: 'string' },
-      'fail-on': { type: 'string' },
-      'fix-sql': { type: 'boolean' },
-      'app-url': { type: 'string' },
-      demo: { type: 'boolean' },
-      'signed-context': { type: 'boolean' },
-      index: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  } catch (error) {
+    // node's own messages are long and name no command: one line naming the flag instead.
+    const command = parseArgs({ args: argv, allowPositionals: true, strict: false, options: OPTIONS }).positionals[0];
+    const { code, message } = error as { code?: string; message: string };
+    const flag = /'(-[^' ]*)/.exec(message)?.[1]?.replace(/=.*$/, '') ?? 'an option';
+    const where = command && COMMANDS[command] ? ` for ${command} (try rowguard ${command} --help)` : '';
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return usageError(command, `unknown option ${flag}${where}`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      const given = /^Option '(-\w, )?(--[\w-]+)/.exec(message)?.[2] ?? flag;
+      const boolean = /does not take an argument/.test(message);
+      return usageError(command, boolean ? `${given} takes no value` : `${given} needs a value (use ${given}=VALUE for one starting with -)`);
+    }
+    throw error;
+  }
+  const { positionals, values } = parsed;
   const [command, ...rest] = positionals;
-  if (values.help || !command || command === 'help') {
-    console.log(HELP);
+  if (!command || command === 'help') {
+    const topic = command === 'help' ? rest[0] : undefined;
+    console.log(topic && COMMANDS[topic] ? helpOf(topic) : HELP);
     return command || values.help ? 0 : 2;
   }
-  const config = () =>
-    loadConfig(process.env, { ROWGUARD_PORT: values.port, ROWGUARD_HOST: values.host, ROWGUARD_DATA_DIR: values['data-dir'] });
+  if (COMMANDS[command]) {
+    if (values.help) {
+      console.log(helpOf(command));
+      return 0;
+    }
+    const foreign = (Object.keys(values) as Flag[]).find((flag) => flag !== 'help' && !COMMANDS[command]!.flags.includes(flag));
+    if (foreign) return usageError(command, `unknown option --${foreign} for ${command} (try rowguard ${command} --help)`);
+  } else if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const config = () => {
+    try {
+      return loadConfig(process.env, { ROWGUARD_PORT: values.port, ROWGUARD_HOST: values.host, ROWGUARD_DATA_DIR: values['data-dir'] });
+    } catch (error) {
+      // Name the flag when a flag, not the environment, gave the setting.
+      for (const [flag, setting] of Object.entries(FLAG_SETTINGS)) {
+        if (values[flag as keyof typeof FLAG_SETTINGS] !== undefined && error instanceof RowguardError && error.message.startsWith(`invalid setting ${setting}:`)) {
+          throw new RowguardError(error.code, error.message.replace(`invalid setting ${setting}:`, `invalid setting ${setting} (--${flag}):`), { cause: error });
+        }
+      }
+      throw error;
+    }
+  };
 
   switch (command) {
     case 'serve':
@@ -112,6 +215,7 @@ async function main(argv: string[]): Promise<number> {
         format: values.format,
         failOn: values['fail-on'],
         fixSql: values['fix-sql'],
+        expectTables: values['expect-tables'],
       });
     case 'migrate':
       return migrateCommand(config());
@@ -208,6 +312,16 @@ async function tokenCommand(config: Config, tenant: string | undefined, user: st
   if (role) {
     await withKernel(config, (kernel) => ensureMember(kernel, parseTenantId(tenant), user, role as MemberRole));
     console.error(`rowguard: ${user} is an active ${role} of tenant ${tenant}`);
+  } else if (config.databaseUrl) {
+    // Only a configured database is asked: starting the embedded one to mint a token is too much.
+    try {
+      const problem = await withKernel(config, (kernel) => membershipProblem(kernel, parseTenantId(tenant), user));
+      if (problem) console.error(`rowguard: warning: ${problem}; the service will refuse this token`);
+    } catch (error) {
+      const unreachable = unreachableError(error, config.databaseUrl);
+      if (!unreachable) throw error;
+      console.error(`rowguard: note: membership not checked: ${unreachable.message}`);
+    }
   }
   console.log(token);
   return 0;
@@ -273,11 +387,13 @@ async function setupRolesCommand(config: Config, appRoleFlag: string | undefined
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (error: unknown) => {
+  (thrown: unknown) => {
+    // A failed connection to the configured (or embedded) database: one line, not the driver's text.
+    const error = unreachableError(thrown, process.env.ROWGUARD_DATABASE_URL) ?? thrown;
     const message = error instanceof Error ? error.message : String(error);
     const code = error instanceof RowguardError ? ` [${error.code}]` : '';
     console.error(`rowguard: ${message.split('\n')[0]}${code}`);
-    if (process.env.ROWGUARD_DEBUG) console.error(error);
+    if (process.env.ROWGUARD_DEBUG) console.error(thrown);
     process.exit(1);
   },
 );

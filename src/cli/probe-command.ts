@@ -1,5 +1,6 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { RowguardError } from '../errors.js';
+import { connectClient, unreachableError } from './audit-command.js';
 import { runProbe, type ProbeReport } from '../probe/run-probe.js';
 
 export interface ProbeCommandOptions {
@@ -32,11 +33,7 @@ export async function probeCommand(options: ProbeCommandOptions): Promise<number
   try {
     if (!ownerUrl || !appUrl) throw new RowguardError('CONFIG_INVALID', 'probe needs an owner URL that reads every row and --app-url: rowguard probe postgres://… --app-url postgres://…');
     if (format !== 'text' && format !== 'json') throw new RowguardError('CONFIG_INVALID', '--format must be text or json');
-    for (const url of [ownerUrl, appUrl]) {
-      const client = new pg.Client({ connectionString: url, application_name: 'rowguard probe' });
-      await client.connect();
-      clients.push(client);
-    }
+    for (const url of [ownerUrl, appUrl]) clients.push(await connectClient(url, 'rowguard probe'));
     const report = await runProbe(clients[0]!, clients[1]!, {
       tenantColumn: options.tenantColumn,
       schemas: options.schemas,
@@ -45,8 +42,9 @@ export async function probeCommand(options: ProbeCommandOptions): Promise<number
     process.stdout.write(format === 'json' ? JSON.stringify({ version: 1, ...report }, null, 2) + '\n' : formatText(report));
     return report.summary.fail > 0 ? 1 : 0;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const code = error instanceof RowguardError ? ` [${error.code}]` : '';
+    const shown = unreachableError(error, clients.length ? appUrl : ownerUrl) ?? error;
+    const message = shown instanceof Error ? shown.message : String(shown);
+    const code = shown instanceof RowguardError ? ` [${shown.code}]` : '';
     console.error(`rowguard: ${message.split('\n')[0]}${code}`);
     return 2;
   } finally {

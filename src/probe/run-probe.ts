@@ -157,6 +157,11 @@ async function probeObject(
         await app.query(`insert into ${relation} select * from jsonb_populate_record(null::${relation}, $1)`, [JSON.stringify(copy)]);
       });
       if (inserted.ok) failures.push(`as tenant ${a.tenant} a row of tenant ${b.tenant} could be inserted`);
+      // Only a policy's rejection proves isolation; a constraint, a trigger or a type error that
+      // failed first says nothing about what the policy would have let through.
+      else if (inserted.code !== SQLSTATE_INSUFFICIENT_PRIVILEGE) {
+        failures.push(`inserting a row of tenant ${b.tenant} as tenant ${a.tenant} failed with ${inserted.code}, not a policy rejection (42501)`);
+      }
       const moved = await attempt(async () => {
         await context(a.tenant);
         return (await app.query(`update ${relation} set ${column} = $1 where ${column}::text = $2`, [b.tenant, a.tenant])).rowCount ?? 0;

@@ -20,7 +20,9 @@ beforeAll(async () => {
     create schema warn_only;
     create table warn_only.t (tenant_id uuid not null, id uuid primary key);
     alter table warn_only.t enable row level security; alter table warn_only.t force row level security;
-    create policy tenant on warn_only.t using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);`);
+    create policy tenant on warn_only.t using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+    create schema no_tenants;
+    create table no_tenants.lookup (id int primary key, label text);`);
   await admin.end();
 });
 afterAll(() => db.close());
@@ -84,5 +86,42 @@ describe('rowguard audit', () => {
     const unreachable = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'audit', 'postgres://nobody@127.0.0.1:1/none'], { encoding: 'utf8' });
     expect(unreachable.status).toBe(2);
     expect(unreachable.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  describe('never reports a clean audit of nothing', () => {
+    it('exits 2 when a --schema does not exist, also in JSON', () => {
+      for (const format of ['text', 'json']) {
+        const result = run('--schema', 'public', '--schema', 'nope', '--format', format);
+        expect(result.status).toBe(2);
+        expect(result.stdout).toBe('');
+        expect(result.stderr).toBe('rowguard: there is no schema nope (--schema) [CONFIG_INVALID]\n');
+      }
+    });
+
+    it('exits 2 when the tenant column exists in no audited table', () => {
+      const result = run('--schema', 'public', '--tenant-column', 'tenantid');
+      expect(result.status).toBe(2);
+      expect(result.stderr).toBe('rowguard: no table in schema public has the tenant column "tenantid" (--tenant-column): nothing to audit [TENANT_TABLES_MISSING]\n');
+      const json = run('--schema', 'public', '--tenant-column', 'tenantid', '--format', 'json');
+      expect(json.status).toBe(2);
+      expect(json.stderr).toMatch(/^rowguard: no table in schema public has the tenant column "tenantid"/);
+    });
+
+    it('exits 2 when the audited schemas hold no tenant table', () => {
+      const result = run('--schema', 'no_tenants');
+      expect(result.status).toBe(2);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).toMatch(/no table in schema no_tenants has the tenant column "tenant_id".*\[TENANT_TABLES_MISSING\]/);
+    });
+
+    it('--expect-tables N exits 2 when fewer than N tenant tables are found', () => {
+      const short = run('--schema', 'holes', '--schema', 'warn_only', '--expect-tables', '3');
+      expect(short.status).toBe(2);
+      expect(short.stderr).toBe('rowguard: expected at least 3 tenant tables, found 2 (--expect-tables) [TENANT_TABLES_MISSING]\n');
+      expect(run('--schema', 'warn_only', '--expect-tables', '1').status).toBe(0);
+      const bad = run('--schema', 'warn_only', '--expect-tables', 'many');
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toMatch(/--expect-tables must be a whole number.*\[CONFIG_INVALID\]/);
+    });
   });
 });

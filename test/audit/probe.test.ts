@@ -95,4 +95,34 @@ describe('rowguard probe', () => {
       expect(clean.stdout).toMatch(/0 failed/);
     });
   });
+
+  describe('on a table where inserting a foreign row fails for another reason', () => {
+    beforeAll(async () => {
+      // The insert policy lets any row in; only a CHECK constraint (NOT VALID: the existing rows
+      // break it) stops the copied row. A policy would not have rejected it.
+      await admin.query(`
+        create schema shaky;
+        grant usage on schema shaky to ${TEST_ROLES.app};
+        create table shaky.notes (tenant_id uuid not null, id serial primary key, body text);
+        alter table shaky.notes enable row level security; alter table shaky.notes force row level security;
+        create policy read on shaky.notes for select using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+        create policy write on shaky.notes for insert with check (true);
+        create policy change on shaky.notes for update using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
+          with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+        create policy remove on shaky.notes for delete using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+        insert into shaky.notes (tenant_id, body) select id, 'note of ' || name from public.tenants;
+        alter table shaky.notes add constraint no_body check (body is null) not valid;
+        grant select, insert, update, delete on shaky.notes to ${TEST_ROLES.app};`);
+    });
+    afterAll(async () => {
+      await admin.query('drop schema shaky cascade');
+    });
+
+    it('reports the insert check as not conclusive, not as passed', async () => {
+      const report = await runProbe(admin, app, { schemas: ['shaky'] });
+      const notes = report.results.find((r) => r.object === 'shaky.notes')!;
+      expect(notes.status).toBe('fail');
+      expect(notes.failures).toEqual([expect.stringMatching(/^inserting a row of tenant \S+ as tenant \S+ failed with 23514, not a policy rejection \(42501\)$/)]);
+    });
+  });
 });
