@@ -48,6 +48,17 @@ export function repinPolicySql(table: string, policy: { name: string; command: s
   return `alter policy ${quoteIdent(policy.name)} on ${table}${using}${check};`;
 }
 
+/**
+ * The standard-predicate ALTER POLICY for a policy, when rewriting it certainly concerns the
+ * app role: a policy for PUBLIC, or for a role the known app role can become. Never for a
+ * policy scoped to another role (system_access, whose USING is a role check): rewriting it
+ * to the tenant predicate would lock that role out. Undefined when it must be left alone.
+ */
+export function repinFixFor(catalog: Catalog, table: string, policy: { name: string; command: string; roles: readonly string[] }): string | undefined {
+  const concerns = policy.roles.includes('public') || (catalog.appRole !== null && concernsApp(catalog, policy.roles));
+  return concerns ? repinPolicySql(table, policy, catalog) : undefined;
+}
+
 /** Policies for roles the app role cannot become (a system role's bypass) do not concern it. */
 export function concernsApp(catalog: Catalog, roles: readonly string[]): boolean {
   if (!catalog.appRole) return true;

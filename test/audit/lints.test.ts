@@ -197,6 +197,37 @@ describe('the whole audit', () => {
     expect(report.tenantTables).toBeGreaterThanOrEqual(13);
   });
 
+  it('--fix-sql writes each statement once, even when several findings carry it', async () => {
+    const schema = await schemaWith(CASES['an always-true policy']!.setup + CASES['RLS not forced']!.setup);
+    const report = await audit(schema);
+    expect(report.findings.filter((f) => f.id === 'policy-not-pinned')).toHaveLength(2); // USING and WITH CHECK
+    const statements = fixSql(report).split('\n').filter((l) => l.trim() !== '' && !l.startsWith('--'));
+    expect(new Set(statements).size).toBe(statements.length);
+    await admin.query(fixSql(report));
+    expect((await audit(schema)).findings.filter((f) => f.severity === 'error')).toEqual([]);
+  });
+
+  it('never proposes to rewrite a policy scoped to another role, whether the app role is known or not', async () => {
+    const { TEST_ROLES } = await import('../helpers/cluster.js');
+    const system = TEST_ROLES.system;
+    const schema = await schemaWith(
+      `create function {s}.mode() returns text language sql volatile as $$ select current_setting('app.mode') $$;
+       create policy system_access on {s}.t to ${system}
+         using (current_user = '${system}' and tenant_id::text <> '' and {s}.mode() = current_setting('app.mode'))
+         with check (current_user = '${system}');`,
+    );
+    const known = await audit(schema);
+    // The warnings stand (they slow or break the system role's reads), but no fix touches the policy.
+    expect(known.findings.filter((f) => f.object.endsWith('policy system_access')).map((f) => f.id)).toEqual(
+      expect.arrayContaining(['policy-defeats-index', 'setting-not-guarded', 'volatile-function-in-policy']),
+    );
+    expect(fixSql(known)).not.toMatch(/system_access/);
+    await admin.query(`revoke all on ${schema}.t from ${app}`);
+    const unknown = await runAudit(admin, { schemas: [schema] });
+    expect(unknown.appRole).toBeNull();
+    expect(fixSql(unknown)).not.toMatch(/system_access/);
+  });
+
   it('never writes: it runs in a read-only transaction', async () => {
     await admin.query('begin read only');
     try {

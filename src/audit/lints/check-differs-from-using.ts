@@ -1,5 +1,5 @@
 import { contextSources } from '../policy-expression.js';
-import { repinPolicySql, tenantPolicies, type Finding, type Lint } from '../lint.js';
+import { concernsApp, repinFixFor, tenantPolicies, type Finding, type Lint } from '../lint.js';
 
 /**
  * A policy whose WITH CHECK takes the tenant from somewhere else than its USING, or not at
@@ -13,6 +13,7 @@ export const checkDiffersFromUsing: Lint = {
   run: (catalog) => {
     const findings: Finding[] = [];
     for (const { table, policy } of tenantPolicies(catalog)) {
+      if (!concernsApp(catalog, policy.roles)) continue; // a role check for another role (system_access) reads no tenant
       if (policy.using === null || policy.check === null) continue; // absent WITH CHECK reuses USING
       const using = contextSources(policy.using).sort().join(' + ');
       const check = contextSources(policy.check).sort().join(' + ');
@@ -22,7 +23,7 @@ export const checkDiffersFromUsing: Lint = {
         severity: 'error',
         object: `${table.qualified} policy ${policy.name}`,
         message: `Its USING takes the tenant from ${using} but its WITH CHECK from ${check || 'nowhere'}: an update can write a row the tenant it was read as could never see.`,
-        fix: repinPolicySql(table.qualified, policy, catalog),
+        fix: repinFixFor(catalog, table.qualified, policy),
       });
     }
     return findings;

@@ -1,5 +1,5 @@
 import { contextColumns } from '../policy-expression.js';
-import { repinPolicySql, tenantPolicies, type Finding, type Lint } from '../lint.js';
+import { concernsApp, repinFixFor, tenantPolicies, type Finding, type Lint } from '../lint.js';
 
 /**
  * The tenant context compared with a column other than the tenant column (`org_id =
@@ -13,6 +13,7 @@ export const contextOnOtherColumn: Lint = {
   run: (catalog) => {
     const findings: Finding[] = [];
     for (const { table, policy } of tenantPolicies(catalog)) {
+      if (!concernsApp(catalog, policy.roles)) continue; // a role check for another role (system_access) reads no tenant
       const others = [policy.using, policy.check].flatMap((e) => (e ? contextColumns(e) : [])).filter((c) => c !== catalog.tenantColumn);
       if (others.length === 0) continue;
       findings.push({
@@ -20,7 +21,7 @@ export const contextOnOtherColumn: Lint = {
         severity: 'error',
         object: `${table.qualified} policy ${policy.name}`,
         message: `It compares the tenant context with ${[...new Set(others)].join(', ')}, not ${catalog.tenantColumn}: a row's tenant is its ${catalog.tenantColumn}, and another column can name any tenant.`,
-        fix: repinPolicySql(table.qualified, policy, catalog),
+        fix: repinFixFor(catalog, table.qualified, policy),
       });
     }
     return findings;

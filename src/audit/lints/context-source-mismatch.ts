@@ -1,5 +1,5 @@
 import { contextSources } from '../policy-expression.js';
-import { concernsApp, repinPolicySql, tenantTables, type Finding, type Lint } from '../lint.js';
+import { concernsApp, repinFixFor, tenantTables, type Finding, type Lint } from '../lint.js';
 
 /**
  * Every tenant table should take the tenant from the same place. A table whose policies read
@@ -30,8 +30,9 @@ export const contextSourceMismatch: Lint = {
         message: `Its policies take the tenant from ${source}, the other tenant tables from ${usual}: a setting the application does not set is one any client can set to another tenant.`,
         fix: table.policies
           .filter((p) => concernsApp(catalog, p.roles))
-          .map((p) => repinPolicySql(table.qualified, p, catalog))
-          .join('\n'),
+          .map((p) => repinFixFor(catalog, table.qualified, p))
+          .filter((sql) => sql !== undefined)
+          .join('\n') || undefined,
       });
     }
     return findings;

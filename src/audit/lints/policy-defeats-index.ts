@@ -1,5 +1,5 @@
 import { castsColumn } from '../policy-expression.js';
-import { repinPolicySql, tenantPolicies, type Finding, type Lint } from '../lint.js';
+import { repinFixFor, tenantPolicies, type Finding, type Lint } from '../lint.js';
 
 export const policyDefeatsIndex: Lint = {
   id: 'policy-defeats-index',
@@ -14,7 +14,7 @@ export const policyDefeatsIndex: Lint = {
         severity: 'warn',
         object: `${table.qualified} policy ${policy.name}`,
         message: `It casts ${catalog.tenantColumn} before comparing, so no index on the column can serve the filter: every query scans all tenants.`,
-        fix: repinPolicySql(table.qualified, policy, catalog),
+        fix: repinFixFor(catalog, table.qualified, policy),
       });
     }
     return findings;

@@ -1,5 +1,5 @@
 import { whyNotPinned } from '../policy-expression.js';
-import { concernsApp, hasRestrictivePin, repinPolicySql, tenantPolicies, type Finding, type Lint } from '../lint.js';
+import { concernsApp, hasRestrictivePin, repinFixFor, tenantPolicies, type Finding, type Lint } from '../lint.js';
 
 /**
  * A permissive policy must pin the tenant column in every branch of what it allows: an
@@ -26,7 +26,7 @@ export const policyNotPinned: Lint = {
           severity: 'error',
           object: `${table.qualified} policy ${policy.name}`,
           message: `Its ${clause} ${problem}, so it admits rows of other tenants for ${policy.roles.map((r) => (r === 'public' ? 'every role' : r)).join(', ')}.`,
-          fix: repinPolicySql(table.qualified, policy, catalog),
+          fix: repinFixFor(catalog, table.qualified, policy),
         });
       }
     }

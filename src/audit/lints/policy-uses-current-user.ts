@@ -1,5 +1,5 @@
 import { usesCurrentUser } from '../policy-expression.js';
-import { concernsApp, repinPolicySql, tenantPolicies, type Finding, type Lint } from '../lint.js';
+import { concernsApp, repinFixFor, tenantPolicies, type Finding, type Lint } from '../lint.js';
 
 export const policyUsesCurrentUser: Lint = {
   id: 'policy-uses-current-user',
@@ -17,7 +17,7 @@ export const policyUsesCurrentUser: Lint = {
         severity: 'warn',
         object: `${table.qualified} policy ${policy.name}`,
         message: 'When every request connects as the same role, current_user is the same for all tenants: this condition isolates nothing.',
-        fix: repinPolicySql(table.qualified, policy, catalog),
+        fix: repinFixFor(catalog, table.qualified, policy),
       });
     }
     return findings;

@@ -1,5 +1,5 @@
 import { settingsRead } from '../policy-expression.js';
-import { repinPolicySql, tenantPolicies, type Finding, type Lint } from '../lint.js';
+import { repinFixFor, tenantPolicies, type Finding, type Lint } from '../lint.js';
 
 export const settingNotGuarded: Lint = {
   id: 'setting-not-guarded',
@@ -19,7 +19,7 @@ export const settingNotGuarded: Lint = {
         message: !bad.missingOk
           ? `current_setting('${bad.name}') without missing_ok raises an error when the setting is absent, instead of showing nothing.`
           : `current_setting('${bad.name}', true) reads '' once the setting was set earlier in the session; without nullif(…, '') the cast fails instead of showing nothing.`,
-        fix: repinPolicySql(table.qualified, policy, catalog),
+        fix: repinFixFor(catalog, table.qualified, policy),
       });
     }
     return findings;

@@ -1,4 +1,4 @@
-import { repinPolicySql, tenantPolicies, type Finding, type Lint } from '../lint.js';
+import { repinFixFor, tenantPolicies, type Finding, type Lint } from '../lint.js';
 
 export const volatileFunctionInPolicy: Lint = {
   id: 'volatile-function-in-policy',
@@ -14,7 +14,7 @@ export const volatileFunctionInPolicy: Lint = {
         severity: 'warn',
         object: `${table.qualified} policy ${policy.name}`,
         message: `It calls ${volatile.map((f) => f.name).join(', ')}, which is VOLATILE: evaluated for every row, never as an index condition.`,
-        fix: repinPolicySql(table.qualified, policy, catalog),
+        fix: repinFixFor(catalog, table.qualified, policy),
       });
     }
     return findings;
