@@ -13,6 +13,8 @@ export interface AuditCommandOptions {
   fixSql?: boolean;
   /** --expect-tables: at least this many tenant tables, or the audit could not run (exit 2). */
   expectTables?: string;
+  /** With no URL: the running embedded database's owner URL and the configured app role. */
+  embedded?: () => Promise<{ url: string; appRole: string }>;
 }
 
 const FORMATS = ['text', 'json', 'sarif', 'html'];
@@ -88,9 +90,9 @@ export async function connectClient(url: string, applicationName: string): Promi
  * nothing to audit: a missing schema, no tenant table, fewer than --expect-tables).
  */
 export async function auditCommand(options: AuditCommandOptions): Promise<number> {
-  const { url, format = 'text', failOn = 'error' } = options;
+  const { format = 'text', failOn = 'error' } = options;
+  let { url, appRole } = options;
   try {
-    if (!url) throw new RowguardError('CONFIG_INVALID', 'audit needs a database URL: rowguard audit postgres://…');
     if (!FORMATS.includes(format)) throw new RowguardError('CONFIG_INVALID', `--format must be one of ${FORMATS.join(', ')}`);
     if (failOn !== 'error' && failOn !== 'warn') throw new RowguardError('CONFIG_INVALID', '--fail-on must be error or warn');
     let expectTables: number | undefined;
@@ -98,12 +100,18 @@ export async function auditCommand(options: AuditCommandOptions): Promise<number
       if (!/^\d+$/.test(options.expectTables)) throw new RowguardError('CONFIG_INVALID', `--expect-tables must be a whole number, not "${options.expectTables}"`);
       expectTables = Number(options.expectTables);
     }
+    if (!url && options.embedded) {
+      const embedded = await options.embedded();
+      url = embedded.url;
+      appRole ??= embedded.appRole;
+    }
+    if (!url) throw new RowguardError('CONFIG_INVALID', 'audit needs a database URL: rowguard audit postgres://…');
     const client = await connectClient(url, 'rowguard audit');
     let report;
     try {
       // Belt and braces: the audit only reads, and the session says so.
       await client.query('set session characteristics as transaction read only');
-      report = await runAudit(client, { appRole: options.appRole, tenantColumn: options.tenantColumn, schemas: options.schemas });
+      report = await runAudit(client, { appRole, tenantColumn: options.tenantColumn, schemas: options.schemas });
       // An audit of nothing is not a clean audit: say so before printing any report.
       const problem = await auditScopeProblem(client, report, { schemas: options.schemas, tenantColumn: options.tenantColumn, expectTables });
       if (problem) throw problem;

@@ -14,6 +14,8 @@ import { parseIndexColumns, tenantTableSql } from '../schema/tenant-table.js';
 import { startService } from '../service.js';
 import { auditCommand, unreachableError } from './audit-command.js';
 import { probeCommand } from './probe-command.js';
+import { dataDirSetting, rememberDataDir } from './data-dir.js';
+import { runningEmbedded, urlsText } from './embedded-urls.js';
 import { mintToken } from './mint-token.js';
 import { createKernel, type Kernel } from '../db/kernel.js';
 import { createPool } from '../db/pool.js';
@@ -43,6 +45,7 @@ const OPTIONS = {
   demo: { type: 'boolean' },
   'signed-context': { type: 'boolean' },
   index: { type: 'string' },
+  'show-secrets': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -57,7 +60,9 @@ const COMMANDS: Record<string, { flags: Flag[]; usage: string; help: string }> =
     usage: 'serve',
     help: `                             run the HTTP service (embedded PostgreSQL unless ROWGUARD_DATABASE_URL is set)
       --demo                   also create two demo tenants and print curl commands for them
-      --port N, --host H, --data-dir PATH   (or ROWGUARD_PORT, ROWGUARD_HOST, ROWGUARD_DATA_DIR)`,
+      --port N, --host H, --data-dir PATH   (or ROWGUARD_PORT, ROWGUARD_HOST, ROWGUARD_DATA_DIR)
+                             the data dir is recorded in ./.rowguard/data-dir: later commands run here
+                             without --data-dir or ROWGUARD_DATA_DIR use it`,
   },
   demo: { flags: SERVE_FLAGS, usage: 'demo', help: '                             create the demo tenants and print curl commands' },
   worker: { flags: SERVE_FLAGS, usage: 'worker', help: '                             run the outbox relay, webhook delivery and scheduled jobs without HTTP' },
@@ -78,10 +83,13 @@ const COMMANDS: Record<string, { flags: Flag[]; usage: string; help: string }> =
       with ROWGUARD_DATABASE_URL set, warns when the tenant does not exist or the user is not an active member`,
   },
   audit: {
-    flags: ['app-role', 'tenant-column', 'schema', 'format', 'fail-on', 'fix-sql', 'expect-tables'],
+    flags: ['app-role', 'tenant-column', 'schema', 'format', 'fail-on', 'fix-sql', 'expect-tables', 'data-dir'],
     usage: 'audit [URL]',
-    help: `                             read-only lints of a database's tenant isolation (URL or ROWGUARD_DATABASE_URL)
-      --app-role NAME          the role request traffic uses (detected when there is one candidate)
+    help: `                             read-only lints of a database's tenant isolation (URL or ROWGUARD_DATABASE_URL;
+                             neither: the running embedded database, as its owner)
+      --app-role NAME          the role request traffic uses (detected when there is one candidate;
+                               on the embedded database: ROWGUARD_APP_ROLE, rowguard_app)
+      --data-dir PATH          the embedded database's data dir (default: the one serve used here)
       --tenant-column NAME     (default tenant_id)   --schema NAME (repeatable; default all)
       --format text|json|sarif|html   --fail-on error|warn   --fix-sql (print one fixing migration)
       --expect-tables N        at least N tenant tables must be found
@@ -89,11 +97,20 @@ const COMMANDS: Record<string, { flags: Flag[]; usage: string; help: string }> =
       that does not exist, no tenant table, fewer than --expect-tables)`,
   },
   probe: {
-    flags: ['tenant-column', 'schema', 'format', 'app-url'],
-    usage: 'probe OWNER_URL --app-url APP_URL',
-    help: `                             attack isolation as the app role, always rolled back (owner must read every row)
+    flags: ['tenant-column', 'schema', 'format', 'app-url', 'data-dir'],
+    usage: 'probe [OWNER_URL --app-url APP_URL]',
+    help: `                             attack isolation as the app role, always rolled back (owner must read every row);
+                             no URL: the running embedded database (its superuser and app role)
+      --data-dir PATH          the embedded database's data dir (default: the one serve used here)
       --tenant-column NAME  --schema NAME  --format text|json
       exit codes: 0 no leak, 1 a leak, 2 could not probe`,
+  },
+  urls: {
+    flags: ['data-dir', 'show-secrets'],
+    usage: 'urls',
+    help: `                             the owner, app, system and superuser connections of the running embedded database
+      --show-secrets           print the passwords (masked otherwise)
+      --data-dir PATH          (default: the one serve used here)`,
   },
   'tenant-table': {
     flags: ['tenant-column', 'index', 'app-role', 'system-role', 'signed-context'],
@@ -185,7 +202,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = () => {
     try {
-      return loadConfig(process.env, { ROWGUARD_PORT: values.port, ROWGUARD_HOST: values.host, ROWGUARD_DATA_DIR: values['data-dir'] });
+      return loadConfig(process.env, { ROWGUARD_PORT: values.port, ROWGUARD_HOST: values.host, ROWGUARD_DATA_DIR: dataDirSetting(values['data-dir'], process.env) });
     } catch (error) {
       // Name the flag when a flag, not the environment, gave the setting.
       for (const [flag, setting] of Object.entries(FLAG_SETTINGS)) {
@@ -205,10 +222,24 @@ async function main(argv: string[]): Promise<number> {
     case 'worker':
       return workerCommand(config());
     case 'probe':
-      return probeCommand({ ownerUrl: rest[0], appUrl: values['app-url'], tenantColumn: values['tenant-column'], schemas: values.schema, format: values.format });
+      return probeCommand({
+        ownerUrl: rest[0],
+        appUrl: values['app-url'],
+        tenantColumn: values['tenant-column'],
+        schemas: values.schema,
+        format: values.format,
+        embedded: async () => {
+          const db = await embeddedOf(config(), 'probe');
+          return { ownerUrl: db.superuserUrl, appUrl: db.appUrl };
+        },
+      });
     case 'audit':
       return auditCommand({
         url: rest[0] ?? process.env.ROWGUARD_DATABASE_URL,
+        embedded: async () => {
+          const db = await embeddedOf(config(), 'audit');
+          return { url: db.ownerUrl, appRole: db.appRole };
+        },
         appRole: values['app-role'],
         tenantColumn: values['tenant-column'],
         schemas: values.schema,
@@ -217,6 +248,11 @@ async function main(argv: string[]): Promise<number> {
         fixSql: values['fix-sql'],
         expectTables: values['expect-tables'],
       });
+    case 'urls': {
+      const db = await embeddedOf(config(), 'urls');
+      process.stdout.write(urlsText(db, values['show-secrets'] ?? false));
+      return 0;
+    }
     case 'migrate':
       return migrateCommand(config());
     case 'setup-roles':
@@ -249,6 +285,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The running embedded database of the configured data dir, or one line saying how to start it. */
+function embeddedOf(config: Config, command: string) {
+  return runningEmbedded({ dataDir: config.dataDir, appRole: config.appRole, systemRole: config.systemRole, command });
+}
+
 /** Resolves on the first SIGINT or SIGTERM, even one that arrived while starting. */
 function stopSignal(): Promise<void> {
   return new Promise((resolve) => {
@@ -272,6 +313,8 @@ async function serveCommand(config: Config, demo: boolean): Promise<number> {
   const stopped = stopSignal();
   const secrets = await loadSecrets(config);
   const service = await startService(config, log, secrets);
+  // Later commands run here (token, audit, probe, urls, …) use the same data dir with no flag.
+  await rememberDataDir(config.dataDir);
   console.log(`rowguard listening on ${service.url} · database: ${service.target.description} · RLS enforced through app role "${service.target.appRole}"`);
   if (demo) {
     console.log(await demoText(config, service.kernel, service.url, secrets.jwtSecret));

@@ -9,6 +9,8 @@ export interface ProbeCommandOptions {
   tenantColumn?: string;
   schemas?: string[];
   format?: string;
+  /** With neither URL: the running embedded database's superuser (reads every row) and app URLs. */
+  embedded?: () => Promise<{ ownerUrl: string; appUrl: string }>;
 }
 
 function formatText(report: ProbeReport): string {
@@ -28,11 +30,13 @@ function formatText(report: ProbeReport): string {
  * Exit codes: 0 no leak, 1 a leak, 2 the probe could not run.
  */
 export async function probeCommand(options: ProbeCommandOptions): Promise<number> {
-  const { ownerUrl, appUrl, format = 'text' } = options;
+  const { format = 'text' } = options;
+  let { ownerUrl, appUrl } = options;
   const clients: pg.Client[] = [];
   try {
-    if (!ownerUrl || !appUrl) throw new RowguardError('CONFIG_INVALID', 'probe needs an owner URL that reads every row and --app-url: rowguard probe postgres://… --app-url postgres://…');
     if (format !== 'text' && format !== 'json') throw new RowguardError('CONFIG_INVALID', '--format must be text or json');
+    if (!ownerUrl && !appUrl && options.embedded) ({ ownerUrl, appUrl } = await options.embedded());
+    if (!ownerUrl || !appUrl) throw new RowguardError('CONFIG_INVALID', 'probe needs an owner URL that reads every row and --app-url: rowguard probe postgres://… --app-url postgres://…');
     for (const url of [ownerUrl, appUrl]) clients.push(await connectClient(url, 'rowguard probe'));
     const report = await runProbe(clients[0]!, clients[1]!, {
       tenantColumn: options.tenantColumn,
