@@ -19,6 +19,7 @@ export type RowguardErrorCode =
   | 'DATABASE_UNAVAILABLE'
   | 'DATABASE_UNREACHABLE'
   | 'TENANT_TABLES_MISSING'
+  | 'PROBE_INCOMPLETE'
   | 'TENANT_BUSY';
 
 export class RowguardError extends Error {

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { RowguardError } from '../errors.js';
 import { formatHtml, formatJson, formatSarif, formatText } from '../audit/report-formats.js';
 import { auditScopeProblem, fixSql, runAudit } from '../audit/run-audit.js';
+import { wholeNumberFlag } from './commands.js';
 
 export interface AuditCommandOptions {
   url: string | undefined;
@@ -95,11 +96,7 @@ export async function auditCommand(options: AuditCommandOptions): Promise<number
   try {
     if (!FORMATS.includes(format)) throw new RowguardError('CONFIG_INVALID', `--format must be one of ${FORMATS.join(', ')}`);
     if (failOn !== 'error' && failOn !== 'warn') throw new RowguardError('CONFIG_INVALID', '--fail-on must be error or warn');
-    let expectTables: number | undefined;
-    if (options.expectTables !== undefined) {
-      if (!/^\d+$/.test(options.expectTables)) throw new RowguardError('CONFIG_INVALID', `--expect-tables must be a whole number, not "${options.expectTables}"`);
-      expectTables = Number(options.expectTables);
-    }
+    const expectTables = wholeNumberFlag('expect-tables', options.expectTables);
     if (!url && options.embedded) {
       const embedded = await options.embedded();
       url = embedded.url;

@@ -1,4 +1,5 @@
 // The command table of the rowguard CLI: each command's flags, usage line and help text.
+import { RowguardError } from '../errors.js';
 
 /** Every flag; each command accepts only its own (COMMANDS), plus --help. */
 export const OPTIONS = {
@@ -18,6 +19,7 @@ export const OPTIONS = {
   'fail-on': { type: 'string' },
   'fix-sql': { type: 'boolean' },
   'expect-tables': { type: 'string' },
+  'expect-probed': { type: 'string' },
   'app-url': { type: 'string' },
   demo: { type: 'boolean' },
   'signed-context': { type: 'boolean' },
@@ -74,13 +76,14 @@ export const COMMANDS: Record<string, { flags: Flag[]; usage: string; help: stri
       that does not exist, no tenant table, fewer than --expect-tables)`,
   },
   probe: {
-    flags: ['tenant-column', 'schema', 'format', 'app-url', 'data-dir'],
+    flags: ['tenant-column', 'schema', 'format', 'app-url', 'data-dir', 'expect-probed'],
     usage: 'probe [OWNER_URL --app-url APP_URL]',
     help: `                             attack isolation as the app role, always rolled back (owner must read every row);
                              no URL: the running embedded database (its superuser and app role)
       --data-dir PATH          the embedded database's data dir (default: the one serve used here)
       --tenant-column NAME  --schema NAME  --format text|json
-      exit codes: 0 no leak, 1 a leak, 2 could not probe`,
+      --expect-probed N        at least N tables and views must hold two tenants' rows and be probed
+      exit codes: 0 no leak, 1 a leak, 2 could not probe (also: nothing probed, fewer than --expect-probed)`,
   },
   urls: {
     flags: ['data-dir', 'show-secrets'],
@@ -127,4 +130,11 @@ all settings are listed in the README.`;
 /** `rowguard <command> --help`: that command alone. */
 export function helpOf(name: string): string {
   return `Usage: rowguard ${COMMANDS[name]!.usage} [options]\n\n${commandHelp(name)}\n\nAll commands: rowguard help`;
+}
+
+/** A flag that takes a whole number (--expect-tables, --expect-probed); undefined when not given. */
+export function wholeNumberFlag(flag: Flag, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new RowguardError('CONFIG_INVALID', `--${flag} must be a whole number, not "${value}"`);
+  return Number(value);
 }

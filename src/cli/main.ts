@@ -97,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
       return probeCommand({
         ownerUrl: rest[0],
         appUrl: values['app-url'],
+        expectProbed: values['expect-probed'],
         tenantColumn: values['tenant-column'],
         schemas: values.schema,
         format: values.format,

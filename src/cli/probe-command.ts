@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { RowguardError } from '../errors.js';
 import { connectClient, unreachableError } from './audit-command.js';
 import { runProbe, type ProbeReport } from '../probe/run-probe.js';
+import { wholeNumberFlag } from './commands.js';
 
 export interface ProbeCommandOptions {
   ownerUrl: string | undefined;
@@ -9,6 +10,8 @@ export interface ProbeCommandOptions {
   tenantColumn?: string;
   schemas?: string[];
   format?: string;
+  /** --expect-probed: at least this many tables and views probed, or the probe is incomplete (exit 2). */
+  expectProbed?: string;
   /** With neither URL: the running embedded database's superuser (reads every row) and app URLs. */
   embedded?: () => Promise<{ ownerUrl: string; appUrl: string }>;
 }
@@ -25,9 +28,20 @@ function formatText(report: ProbeReport): string {
   return lines.join('\n') + '\n';
 }
 
+function incompleteProbe(report: ProbeReport, expectProbed: number | undefined): RowguardError | undefined {
+  const probed = report.results.filter((r) => r.kind !== 'roles' && r.status !== 'not-probed').length;
+  if (probed === 0) {
+    return new RowguardError('PROBE_INCOMPLETE', 'nothing was probed: no table or view holds rows of two tenants (seed two tenants, or check --schema and --tenant-column)');
+  }
+  if (expectProbed !== undefined && probed < expectProbed) {
+    return new RowguardError('PROBE_INCOMPLETE', `${probed} tables and views probed, expected at least ${expectProbed} (the rest lack rows of two tenants; see SKIP above)`);
+  }
+  return undefined;
+}
+
 /**
  * rowguard probe: an active cross-tenant attack as the app role, always rolled back.
- * Exit codes: 0 no leak, 1 a leak, 2 the probe could not run.
+ * Exit codes: 0 no leak, 1 a leak, 2 the probe could not run or probed too little.
  */
 export async function probeCommand(options: ProbeCommandOptions): Promise<number> {
   const { format = 'text' } = options;
@@ -35,6 +49,7 @@ export async function probeCommand(options: ProbeCommandOptions): Promise<number
   const clients: pg.Client[] = [];
   try {
     if (format !== 'text' && format !== 'json') throw new RowguardError('CONFIG_INVALID', '--format must be text or json');
+    const expectProbed = wholeNumberFlag('expect-probed', options.expectProbed);
     if (!ownerUrl && !appUrl && options.embedded) ({ ownerUrl, appUrl } = await options.embedded());
     if (!ownerUrl || !appUrl) throw new RowguardError('CONFIG_INVALID', 'probe needs an owner URL that reads every row and --app-url: rowguard probe postgres://… --app-url postgres://…');
     for (const url of [ownerUrl, appUrl]) clients.push(await connectClient(url, 'rowguard probe'));
@@ -44,7 +59,11 @@ export async function probeCommand(options: ProbeCommandOptions): Promise<number
       onProgress: (object, index, total) => process.stderr.write(`probing ${index}/${total} ${object}\n`),
     });
     process.stdout.write(format === 'json' ? JSON.stringify({ version: 1, ...report }, null, 2) + '\n' : formatText(report));
-    return report.summary.fail > 0 ? 1 : 0;
+    if (report.summary.fail > 0) return 1;
+    // A probe that attacked nothing, or less than the team expects, is not a clean probe.
+    const problem = incompleteProbe(report, expectProbed);
+    if (problem) throw problem;
+    return 0;
   } catch (error) {
     const shown = unreachableError(error, clients.length ? appUrl : ownerUrl) ?? error;
     const message = shown instanceof Error ? shown.message : String(shown);

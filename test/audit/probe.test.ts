@@ -53,6 +53,40 @@ describe('rowguard probe', () => {
     for (const r of skipped) expect(r.reason).toMatch(/two tenants/);
   });
 
+  describe('when too little holds two tenants’ rows', () => {
+    const probe = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'probe', db.superuserUrl, '--app-url', db.appUrl, ...args], { encoding: 'utf8' });
+    beforeAll(async () => {
+      await admin.query(`
+        create schema sparse;
+        grant usage on schema sparse to ${TEST_ROLES.app};
+        create table sparse.notes (tenant_id uuid not null, id serial, primary key (tenant_id, id));
+        alter table sparse.notes enable row level security; alter table sparse.notes force row level security;
+        create policy tenant on sparse.notes using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+        grant select on sparse.notes to ${TEST_ROLES.app};`);
+    });
+    afterAll(async () => {
+      await admin.query('drop schema sparse cascade');
+    });
+
+    it('exits 2 when no table or view could be probed, not 0', () => {
+      const run = probe('--schema', 'sparse');
+      expect(run.stdout).toMatch(/^SKIP {2}sparse\.notes {2}\(not probed: needs rows of two tenants/m);
+      expect(run.stderr).toMatch(/^rowguard: nothing was probed: no table or view holds rows of two tenants .*\[PROBE_INCOMPLETE\]$/m);
+      expect(run.status).toBe(2);
+    });
+
+    it('exits 2 when fewer objects than --expect-probed were probed, and 0 when enough were', () => {
+      const short = probe('--schema', 'public', '--expect-probed', '500');
+      expect(short.stderr).toMatch(/^rowguard: \d+ tables and views probed, expected at least 500 .*\[PROBE_INCOMPLETE\]$/m);
+      expect(short.status).toBe(2);
+      expect(probe('--schema', 'public', '--expect-probed', '5').status).toBe(0);
+      const bad = probe('--schema', 'public', '--expect-probed', 'many');
+      expect(bad.stderr).toMatch(/^rowguard: --expect-probed must be a whole number, not "many" \[CONFIG_INVALID\]$/m);
+      expect(bad.status).toBe(2);
+    });
+  });
+
   describe('on a leaky database', () => {
     beforeAll(async () => {
       await admin.query(`

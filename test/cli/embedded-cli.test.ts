@@ -20,6 +20,7 @@ let work: string;
 let dataDir: string;
 let server: ChildProcess | undefined;
 let serverExit: Promise<number | null>;
+let serviceUrl: string;
 
 /** Without any database, data-dir or JWT setting of the calling environment. */
 const env = (): NodeJS.ProcessEnv => {
@@ -50,7 +51,11 @@ beforeAll(async () => {
   await new Promise<void>((ready, fail) => {
     const look = (d: Buffer) => {
       output += d;
-      if (/listening on/.test(output)) ready();
+      const listening = /listening on (http:\/\/\S+)/.exec(output);
+      if (listening) {
+        serviceUrl = listening[1]!;
+        ready();
+      }
     };
     child.stdout.on('data', look);
     child.stderr.on('data', look);
@@ -78,7 +83,20 @@ describe('commands on the running embedded database, no URL given', () => {
     expect(JSON.stringify(report)).toContain('rowguard_app');
   }, 120_000);
 
-  it('probe probes it as the app role: exit 0, no failure', async () => {
+  it('probe probes it as the app role: exit 2 while no tenant has rows, then exit 0, no failure', async () => {
+    const empty = await cli(['probe']);
+    expect(empty.stderr).toMatch(/^rowguard: nothing was probed: .*\[PROBE_INCOMPLETE\]$/m);
+    expect(empty.status).toBe(2);
+
+    const adminToken = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
+    for (const name of ['Acme', 'Globex']) {
+      const created = await fetch(`${serviceUrl}/admin/tenants`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name, owner: { user_id: `owner-${name}`, email: `owner@${name.toLowerCase()}.test` } }),
+      });
+      expect(created.status).toBe(201);
+    }
     const probe = await cli(['probe']);
     expect(probe.stdout).toMatch(/\d+ passed, 0 failed/);
     expect(probe.stdout).not.toMatch(/^FAIL/m);
