@@ -1,3 +1,4 @@
+import { contextSources, whyNotPinned } from './policy-expression.js';
 import type pg from 'pg';
 
 export interface Policy {
@@ -8,7 +9,7 @@ export interface Policy {
   using: string | null;
   check: string | null;
   /** Functions the policy expressions call, with their volatility ('i', 's', 'v'). */
-  functions: { name: string; volatility: string }[];
+  functions: { name: string; signature: string; volatility: string }[];
 }
 
 export interface Table {
@@ -60,6 +61,14 @@ export interface FunctionFacts {
   schema: string;
   securityDefiner: boolean;
   pinnedSearchPath: boolean;
+  /** Its SET search_path, e.g. 'public, pg_temp'; null when it has none. */
+  searchPath: string | null;
+  /** Called by a policy of a tenant table: its body runs inside the policy check. */
+  calledByTenantPolicy: boolean;
+  /** Tenant tables it is an enabled trigger of. */
+  triggerOf: string[];
+  /** Its body names a table without a schema (a text match), which the search_path resolves. */
+  namesUnqualifiedTable: boolean;
   leakproof: boolean;
   appCanExecute: boolean;
   /** Tenant tables its body names (a text match: functions are opaque to the catalog). */
@@ -77,12 +86,21 @@ export interface Catalog {
   relations: Relation[];
   functions: FunctionFacts[];
   appRole: string | null;
+  /** The app role may create temporary tables here, which shadow unqualified names unless pg_temp is listed. */
+  appCanCreateTemp: boolean;
   /** The app role itself, then every role it can become. */
   appRoles: RoleFacts[];
   /** Schemas where the app role may CREATE. */
   appCreateSchemas: string[];
   /** Tenant policies read Rowguard's signed tenant context (rowguard.tenant_id()). */
   signedContext: boolean;
+  /**
+   * No tenant policy reads a tenant context (a setting or the signed context), yet some pin the
+   * tenant column: the database looks tenants up another way (a membership check of the
+   * caller, e.g. has_role_on_account(account_id)), and a fix written with the context
+   * predicate would lock its app out.
+   */
+  looksUpTenants: boolean;
 }
 
 export interface CatalogOptions {
@@ -127,7 +145,7 @@ export async function readCatalog(client: pg.ClientBase, { schemas: wanted, tena
     `select p.polrelid::int as table_oid, p.polname as name, p.polcmd::text as command, p.polpermissive as permissive,
             case when p.polroles = '{0}' then array['public'] else array(select rolname::text from pg_roles where oid = any(p.polroles)) end as roles,
             pg_get_expr(p.polqual, p.polrelid) as using, pg_get_expr(p.polwithcheck, p.polrelid) as check,
-            coalesce((select json_agg(json_build_object('name', f.proname, 'volatility', f.provolatile))
+            coalesce((select json_agg(json_build_object('name', f.proname, 'signature', f.oid::regprocedure::text, 'volatility', f.provolatile))
                       from pg_depend d join pg_proc f on f.oid = d.refobjid
                       where d.classid = 'pg_policy'::regclass and d.objid = p.oid and d.refclassid = 'pg_proc'::regclass), '[]') as functions
      from pg_policy p where p.polrelid = any($1)`,
@@ -210,26 +228,37 @@ export async function readCatalog(client: pg.ClientBase, { schemas: wanted, tena
   const tenantNames = tables.filter((t) => t.hasTenantColumn).map((t) => t.name);
   const { rows: functionRows } = await client.query(
     `select p.oid::regprocedure::text as signature, n.nspname as schema, p.prosecdef as security_definer,
-            exists (select 1 from unnest(coalesce(p.proconfig, '{}')) s where s like 'search\\_path=%') as pinned,
+            (select substr(s, 13) from unnest(coalesce(p.proconfig, '{}')) s where s like 'search\\_path=%') as search_path,
             p.proleakproof as leakproof, p.prosrc as source,
             case when $2::text is null then false else has_function_privilege($2, p.oid, 'EXECUTE') end as app_can_execute,
             n.nspname in ('pg_catalog', 'information_schema') as built_in,
-            coalesce(obj_description(p.oid, 'pg_proc'), '') like 'rowguard:reviewed%' as reviewed
-     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-     where (n.nspname = any($1) or (p.proleakproof and n.nspname <> 'pg_catalog'))`,
-    [schemas, appRole],
+            coalesce(obj_description(p.oid, 'pg_proc'), '') like 'rowguard:reviewed%' as reviewed,
+            p.oid in (select d.refobjid from pg_depend d join pg_policy pol on pol.oid = d.objid
+                      where d.classid = 'pg_policy'::regclass and d.refclassid = 'pg_proc'::regclass and pol.polrelid = any($3)) as called_by_policy,
+            array(select format('%I.%I', tn.nspname, tc.relname) from pg_trigger tg join pg_class tc on tc.oid = tg.tgrelid join pg_namespace tn on tn.oid = tc.relnamespace
+                  where tg.tgfoid = p.oid and not tg.tgisinternal and tg.tgenabled <> 'D' and tg.tgrelid = any($3) order by 1) as trigger_of
+     from pg_proc p join pg_namespace n on n.oid = p.pronamespace join pg_language l on l.oid = p.prolang
+     where (n.nspname = any($1) or (p.proleakproof and n.nspname <> 'pg_catalog')
+            or (l.lanname not in ('internal', 'c') and p.oid in (select d.refobjid from pg_depend d join pg_policy pol on pol.oid = d.objid
+                  where d.classid = 'pg_policy'::regclass and d.refclassid = 'pg_proc'::regclass and pol.polrelid = any($3))))`,
+    [schemas, appRole, [...tenantOids]],
   );
   const functions: FunctionFacts[] = functionRows.map((f) => ({
     signature: f.signature,
     schema: f.schema,
     securityDefiner: f.security_definer,
-    pinnedSearchPath: f.pinned,
+    pinnedSearchPath: f.search_path !== null,
+    searchPath: f.search_path,
+    calledByTenantPolicy: f.called_by_policy,
+    triggerOf: f.trigger_of,
+    namesUnqualifiedTable: namesUnqualifiedTable(f.source ?? ''),
     leakproof: f.leakproof,
     appCanExecute: f.app_can_execute,
     mentionsTenantTables: tenantNames.filter((name) => new RegExp(`\\b${name}\\b`, 'i').test(f.source ?? '')),
     builtIn: f.built_in,
     reviewed: f.reviewed,
   }));
+  const appCanCreateTemp = appRole !== null && (await client.query<{ temp: boolean }>(`select has_database_privilege($1, current_database(), 'TEMP') as temp`, [appRole])).rows[0]!.temp;
 
   let appRoles: RoleFacts[] = [];
   let appCreateSchemas: string[] = [];
@@ -265,8 +294,26 @@ export async function readCatalog(client: pg.ClientBase, { schemas: wanted, tena
     })),
     functions,
     appRole,
+    appCanCreateTemp,
     appRoles,
     appCreateSchemas,
     signedContext: tables.some((t) => t.policies.some((p) => p.using?.includes('rowguard.tenant_id()'))),
+    looksUpTenants: looksUpTenants(tables, tenantColumn),
   };
+}
+
+function looksUpTenants(tables: Table[], column: string): boolean {
+  const policies = tables.filter((t) => t.hasTenantColumn).flatMap((t) => t.policies);
+  const clauses = policies.flatMap((p) => [p.using, p.check]).filter((c): c is string => c !== null);
+  return !clauses.some((c) => contextSources(c).length > 0) && clauses.some((c) => whyNotPinned(c, column) === null);
+}
+
+// A table name after FROM, JOIN, UPDATE, INSERT INTO, DELETE FROM or TABLE that is neither
+// schema-qualified (name.) nor a call (name(), e.g. FROM unnest(…)).
+const TABLE_AFTER_KEYWORD = /\b(?:from|join|update|insert\s+into|table)\s+(?:only\s+)?("?[A-Za-z_][\w$]*"?)(?![\w$"]|\s*[.(])/gi;
+const NOT_TABLES = new Set(['select', 'lateral', 'only', 'set', 'where']);
+
+function namesUnqualifiedTable(source: string): boolean {
+  const code = source.replace(/'(?:[^']|'')*'/g, "''").replace(/--.*$/gm, '');
+  return [...code.matchAll(TABLE_AFTER_KEYWORD)].some((m) => !NOT_TABLES.has(m[1]!.toLowerCase()));
 }

@@ -45,7 +45,16 @@ export function repinPolicySql(table: string, policy: { name: string; command: s
   const predicate = predicateFor(catalog);
   const using = policy.command !== 'a' ? ` using (${predicate})` : '';
   const check = policy.command === '*' || policy.command === 'a' || policy.command === 'w' ? ` with check (${predicate})` : '';
-  return `alter policy ${quoteIdent(policy.name)} on ${table}${using}${check};`;
+  return contextFix(catalog, `alter policy ${quoteIdent(policy.name)} on ${table}${using}${check};`);
+}
+
+/**
+ * SQL that writes the context predicate: as is, unless the database looks tenants up by
+ * membership instead of a context, where it is commented out with why (it would lock the app out).
+ */
+export function contextFix(catalog: Catalog, sql: string): string {
+  if (!catalog.looksUpTenants) return sql;
+  return `-- the tenant policies here look tenants up (a membership check) and read no tenant context: write this with your own check\n-- ${sql.replaceAll('\n', '\n-- ')}`;
 }
 
 /**
@@ -85,6 +94,6 @@ export function hasRestrictivePin(catalog: Catalog, table: Table): boolean {
 /** The restrictive tenant policy for the app role, as tenantTableSql writes it. */
 export function restrictivePolicySql(table: string, catalog: Catalog & { appRole: string }): string {
   const predicate = predicateFor(catalog);
-  return `create policy tenant_isolation_required on ${table} as restrictive to ${quoteIdent(catalog.appRole)} using (${predicate}) with check (${predicate});`;
+  return contextFix(catalog, `create policy tenant_isolation_required on ${table} as restrictive to ${quoteIdent(catalog.appRole)} using (${predicate}) with check (${predicate});`);
 }
 

@@ -23,10 +23,10 @@ function closingOf(text: string, open: number): number {
   return -1;
 }
 
-/** The branches of a top-level OR; one branch when there is none. */
-export function orBranches(expression: string): string[] {
+/** The parts of `expression` between top-level occurrences of `separator` (outside parentheses and quotes). */
+function splitTop(expression: string, separator: string): string[] {
   const e = unwrap(expression);
-  const branches: string[] = [];
+  const parts: string[] = [];
   let depth = 0;
   let quoted = false;
   let start = 0;
@@ -36,14 +36,17 @@ export function orBranches(expression: string): string[] {
     if (quoted) continue;
     if (ch === '(') depth++;
     if (ch === ')') depth--;
-    if (depth === 0 && e.startsWith(' OR ', i)) {
-      branches.push(e.slice(start, i));
-      start = i + 4;
+    if (depth === 0 && e.startsWith(separator, i)) {
+      parts.push(e.slice(start, i));
+      start = i + separator.length;
     }
   }
-  branches.push(e.slice(start));
-  return branches.map((b) => b.trim());
+  parts.push(e.slice(start));
+  return parts.map((b) => b.trim());
 }
+
+/** The branches of a top-level OR; one branch when there is none. */
+export const orBranches = (expression: string) => splitTop(expression, ' OR ');
 
 export function mentionsColumn(expression: string, column: string): boolean {
   return new RegExp(`(^|[^\\w.])"?${column}"?([^\\w]|$)`).test(expression);
@@ -80,14 +83,64 @@ export function usesCurrentUser(expression: string): boolean {
 export function whyNotPinned(expression: string, column: string): string | null {
   if (/^\(?\s*true\s*\)?$/i.test(expression.trim())) return 'is always true';
   if (!mentionsColumn(expression, column)) return `never refers to ${column}`;
-  const branches = orBranches(expression);
-  if (branches.length === 1) return null;
-  const open = branches.find((b) => !mentionsColumn(b, column));
-  if (!open) return null;
-  if (/IS NULL/i.test(open)) return `has an "IS NULL OR …" branch (${open.trim()})`;
-  const setting = settingsRead(open)[0];
-  if (setting) return `has an OR branch controlled by the setting ${setting.name}, which any role can set for itself`;
-  return `has an OR branch that does not involve ${column} (${open.trim()})`;
+  for (const branch of orBranches(expression)) {
+    if (splitTop(branch, ' AND ').some((term) => tiesToTenant(term, column))) continue;
+    if (!mentionsColumn(branch, column)) {
+      if (/IS NULL/i.test(branch)) return `has an "IS NULL OR …" branch (${branch})`;
+      const setting = settingsRead(branch)[0];
+      if (setting) return `has an OR branch controlled by the setting ${setting.name}, which any role can set for itself`;
+      return `has an OR branch that does not involve ${column} (${branch})`;
+    }
+    return `does not compare ${column} for equality with the tenant context or a lookup of who is asking (${branch})`;
+  }
+  return null;
+}
+
+// pg_get_expr prints a call as name( and keywords as WHERE (; these constructs print like
+// calls, and none of them says who is asking.
+const NOT_CALLS = new Set(['ARRAY', 'COALESCE', 'NULLIF', 'GREATEST', 'LEAST', 'ROW']);
+const CALL = /([A-Za-z_][\w$]*)\(/g;
+
+/** Reads who is asking: a setting, the signed context, or a function call (auth.uid(), a membership check). */
+function readsCaller(expression: string): boolean {
+  const text = expression.replace(/'[^']*'/g, "''");
+  return [...text.matchAll(CALL)].some((m) => !NOT_CALLS.has(m[1]!.toUpperCase()));
+}
+
+/** `column` alone, perhaps parenthesized or cast: (tenant_id)::text. */
+const isColumn = (side: string, column: string) => new RegExp(`^\\(*"?${column}"?\\)*(::[\\w ]+)?$`).test(side.trim());
+
+/**
+ * One AND-term that ties a row to the caller's tenant: `column = <context>` (a setting, the
+ * signed context, a function), `column IN/= ANY (<lookup that reads the caller>)`, a boolean
+ * function given the column (a membership check: has_role_on_account(account_id)), or an
+ * EXISTS over the column that reads the caller. Constants, other columns, IS NOT NULL, pattern
+ * matches and NULL-tolerant comparisons (IS NOT DISTINCT FROM, COALESCE) tie nothing.
+ */
+function tiesToTenant(term: string, column: string): boolean {
+  const t = unwrap(term);
+  if (!mentionsColumn(t, column)) return false;
+  const equal = splitTop(t, ' = ');
+  if (equal.length === 2) {
+    const [left, right] = equal as [string, string];
+    if (/^ANY \(/i.test(right)) return isColumn(left, column) && readsCaller(right);
+    const [columnSide, otherSide] = isColumn(left, column) ? [left, right] : [right, left];
+    if (isColumn(columnSide, column) && !mentionsColumn(otherSide, column)) return readsCaller(otherSide);
+    // A boolean membership function compared with true.
+    return /^true$/i.test(right.trim()) && membershipCall(left, column);
+  }
+  const inList = /^(.*?) IN \(/s.exec(t);
+  if (inList && isColumn(inList[1]!, column)) return readsCaller(t.slice(inList[0].length));
+  if (/^EXISTS \(/i.test(t)) return readsCaller(t);
+  return membershipCall(t, column);
+}
+
+/** A single call of a (non-builtin-construct) function that is given the column. */
+function membershipCall(term: string, column: string): boolean {
+  const t = unwrap(term);
+  const call = /^([A-Za-z_][\w$.]*)\(/.exec(t);
+  if (!call || NOT_CALLS.has(call[1]!.split('.').pop()!.toUpperCase())) return false;
+  return closingOf(t, call[0].length - 1) === t.length - 1 && mentionsColumn(t.slice(call[0].length), column);
 }
 
 const SIGNED_CONTEXT = /\(\s*SELECT rowguard\.tenant_id\(\)/i;

@@ -5,6 +5,7 @@ import { checkDiffersFromUsing } from './check-differs-from-using.js';
 import { contextOnOtherColumn } from './context-on-other-column.js';
 import { contextSourceMismatch } from './context-source-mismatch.js';
 import { foreignKeyWithoutTenant } from './foreign-key-without-tenant.js';
+import { functionSearchPathShadowable } from './function-search-path-shadowable.js';
 import { leakproofFunction } from './leakproof-function.js';
 import { missingTenantIndex } from './missing-tenant-index.js';
 import { multiplePermissivePolicies } from './multiple-permissive-policies.js';
@@ -16,6 +17,7 @@ import { rlsDisabled } from './rls-disabled.js';
 import { rlsNotForced } from './rls-not-forced.js';
 import { rlsWithoutPolicy } from './rls-without-policy.js';
 import { securityDefinerFunction } from './security-definer-function.js';
+import { securityDefinerTrigger } from './security-definer-trigger.js';
 import { sequenceIds } from './sequence-ids.js';
 import { serverVersion } from './server-version.js';
 import { settingNotGuarded } from './setting-not-guarded.js';
@@ -46,6 +48,8 @@ export const LINTS: readonly Lint[] = [
   foreignKeyWithoutTenant,
   uniqueWithoutTenant,
   securityDefinerFunction,
+  securityDefinerTrigger,
+  functionSearchPathShadowable,
   leakproofFunction,
   serverVersion,
   missingTenantIndex,

@@ -1,4 +1,4 @@
-import { predicateFor, restrictivePolicySql, tenantTables, type Lint } from '../lint.js';
+import { contextFix, predicateFor, restrictivePolicySql, tenantTables, type Lint } from '../lint.js';
 
 export const rlsWithoutPolicy: Lint = {
   id: 'rls-without-policy',
@@ -14,7 +14,7 @@ export const rlsWithoutPolicy: Lint = {
         message: 'With no policy every row is hidden from every role bound by RLS: safe, but the table is unusable by the app, which is rarely what was meant.',
         // The shape tenantTableSql writes: the permissive policy, and its restrictive copy for the app role.
         fix: [
-          `create policy tenant_isolation on ${t.qualified} using (${predicateFor(catalog)}) with check (${predicateFor(catalog)});`,
+          contextFix(catalog, `create policy tenant_isolation on ${t.qualified} using (${predicateFor(catalog)}) with check (${predicateFor(catalog)});`),
           ...(catalog.appRole ? [restrictivePolicySql(t.qualified, { ...catalog, appRole: catalog.appRole })] : []),
         ].join('\n'),
       })),
