@@ -1,4 +1,5 @@
-import { contextSources, whyNotPinned } from './policy-expression.js';
+import { TENANT_SETTING } from '../db/tenant-id.js';
+import { contextSources, tenantSettingOf, whyNotPinned } from './policy-expression.js';
 import type pg from 'pg';
 
 export interface Policy {
@@ -10,6 +11,8 @@ export interface Policy {
   check: string | null;
   /** Functions the policy expressions call, with their volatility ('i', 's', 'v'). */
   functions: { name: string; signature: string; volatility: string }[];
+  /** COMMENT ON POLICY … IS 'rowguard:reviewed <why>': the why, when someone vouched for it. */
+  reviewed: string | null;
 }
 
 export interface Table {
@@ -20,6 +23,8 @@ export interface Table {
   qualified: string;
   kind: 'r' | 'p';
   owner: string;
+  /** The owner is a superuser or has BYPASSRLS: FORCE does not bind it. */
+  ownerBypassesRls: boolean;
   rlsEnabled: boolean;
   rlsForced: boolean;
   hasTenantColumn: boolean;
@@ -94,6 +99,10 @@ export interface Catalog {
   appCreateSchemas: string[];
   /** Tenant policies read Rowguard's signed tenant context (rowguard.tenant_id()). */
   signedContext: boolean;
+  /** The setting most tenant tables' policies read (app.tenant_id when none): fixes read it too. */
+  contextSetting: string;
+  /** The tenant column's type on the tenant tables (uuid when there is none), for the fix's cast. */
+  tenantColumnType: string;
   /**
    * No tenant policy reads a tenant context (a setting or the signed context), yet some pin the
    * tenant column: the database looks tenants up another way (a membership check of the
@@ -127,8 +136,10 @@ export async function readCatalog(client: pg.ClientBase, { schemas: wanted, tena
 
   const { rows: tableRows } = await client.query(
     `select c.oid::int, n.nspname as schema, c.relname as name, format('%I.%I', n.nspname, c.relname) as qualified, c.relkind as kind,
-            pg_get_userbyid(c.relowner) as owner, c.relrowsecurity as rls_enabled, c.relforcerowsecurity as rls_forced,
+            pg_get_userbyid(c.relowner) as owner, (select o.rolsuper or o.rolbypassrls from pg_roles o where o.oid = c.relowner) as owner_bypasses,
+            c.relrowsecurity as rls_enabled, c.relforcerowsecurity as rls_forced,
             exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = $2 and not a.attisdropped) as has_tenant_column,
+            (select format_type(a.atttypid, null) from pg_attribute a where a.attrelid = c.oid and a.attname = $2 and not a.attisdropped) as tenant_column_type,
             (select format('%I.%I', pn.nspname, p.relname) from pg_inherits i join pg_class p on p.oid = i.inhparent join pg_namespace pn on pn.oid = p.relnamespace
               where i.inhrelid = c.oid and c.relispartition) as partition_of,
             array(select a.attname::text from pg_index x join pg_attribute a on a.attrelid = x.indrelid and a.attnum = x.indkey[0] where x.indrelid = c.oid) as index_leads,
@@ -147,7 +158,8 @@ export async function readCatalog(client: pg.ClientBase, { schemas: wanted, tena
             pg_get_expr(p.polqual, p.polrelid) as using, pg_get_expr(p.polwithcheck, p.polrelid) as check,
             coalesce((select json_agg(json_build_object('name', f.proname, 'signature', f.oid::regprocedure::text, 'volatility', f.provolatile))
                       from pg_depend d join pg_proc f on f.oid = d.refobjid
-                      where d.classid = 'pg_policy'::regclass and d.objid = p.oid and d.refclassid = 'pg_proc'::regclass), '[]') as functions
+                      where d.classid = 'pg_policy'::regclass and d.objid = p.oid and d.refclassid = 'pg_proc'::regclass), '[]') as functions,
+            substring(obj_description(p.oid, 'pg_policy') from '^rowguard:reviewed\\s*(.*)$') as reviewed
      from pg_policy p where p.polrelid = any($1)`,
     [oids],
   );
@@ -194,11 +206,12 @@ export async function readCatalog(client: pg.ClientBase, { schemas: wanted, tena
       qualified: t.qualified,
       kind: t.kind,
       owner: t.owner,
+      ownerBypassesRls: t.owner_bypasses,
       rlsEnabled: t.rls_enabled,
       rlsForced: t.rls_forced,
       hasTenantColumn: t.has_tenant_column,
       partitionOf: t.partition_of,
-      policies: policyRows.filter((p) => p.table_oid === t.oid).map((p) => ({ name: p.name, command: p.command, permissive: p.permissive, roles: p.roles, using: p.using, check: p.check, functions: p.functions })),
+      policies: policyRows.filter((p) => p.table_oid === t.oid).map((p) => ({ name: p.name, command: p.command, permissive: p.permissive, roles: p.roles, using: p.using, check: p.check, functions: p.functions, reviewed: p.reviewed })),
       indexLeads: t.index_leads,
       uniques: [
         ...cons.filter((k) => k.type !== 'f').map((k) => ({ name: k.name, columns: k.columns, constraint: true, primaryKey: k.type === 'p' })),
@@ -299,6 +312,8 @@ export async function readCatalog(client: pg.ClientBase, { schemas: wanted, tena
     appCreateSchemas,
     signedContext: tables.some((t) => t.policies.some((p) => p.using?.includes('rowguard.tenant_id()'))),
     looksUpTenants: looksUpTenants(tables, tenantColumn),
+    contextSetting: tenantSettingOf(tables.filter((t) => t.hasTenantColumn).map((t) => t.policies.flatMap((p) => [p.using, p.check]))) ?? TENANT_SETTING,
+    tenantColumnType: tableRows.find((t) => t.has_tenant_column)?.tenant_column_type ?? 'uuid',
   };
 }
 
@@ -317,3 +332,4 @@ function namesUnqualifiedTable(source: string): boolean {
   const code = source.replace(/'(?:[^']|'')*'/g, "''").replace(/--.*$/gm, '');
   return [...code.matchAll(TABLE_AFTER_KEYWORD)].some((m) => !NOT_TABLES.has(m[1]!.toLowerCase()));
 }
+

@@ -34,8 +34,12 @@ export function* tenantPolicies(catalog: Catalog): Generator<{ table: Catalog['t
 
 export const quoteIdent = (name: string) => '"' + name.replace(/"/g, '""') + '"';
 
-/** The predicate tenantTableSql writes for this database: signed where rowguard.tenant_id() exists. */
-export const predicateFor = (catalog: Catalog) => tenantPredicate(catalog.tenantColumn, { signed: catalog.signedContext });
+/**
+ * The predicate tenantTableSql writes, in this database's terms: signed where its policies use
+ * rowguard.tenant_id(), else reading the setting its policies read, cast to its column's type.
+ */
+export const predicateFor = (catalog: Catalog) =>
+  tenantPredicate(catalog.tenantColumn, { signed: catalog.signedContext, setting: catalog.contextSetting, type: catalog.tenantColumnType });
 
 /**
  * ALTER POLICY to the standard predicate, with the clauses its command takes (INSERT has

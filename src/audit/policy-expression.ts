@@ -167,3 +167,15 @@ export function contextColumns(expression: string): string[] {
   const columns = [...expression.matchAll(COLUMN_FIRST), ...expression.matchAll(CONTEXT_FIRST)].map((m) => m[1]!);
   return [...new Set(columns.filter((c) => !/^(NULLIF|SELECT|current_setting)$/i.test(c)))];
 }
+
+/**
+ * The setting most tables read the tenant from, given each table's policy expressions;
+ * undefined when none reads one. Counted per table, as context-source-mismatch does.
+ */
+export function tenantSettingOf(tables: readonly (readonly (string | null)[])[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const expressions of tables) {
+    for (const name of new Set(expressions.flatMap((e) => (e ? settingsRead(e).map((r) => r.name) : [])))) counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+}

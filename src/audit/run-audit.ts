@@ -55,7 +55,9 @@ export async function runAudit(client: pg.ClientBase, { appRole, tenantColumn = 
     if (!exists.rowCount) throw new RowguardError('CONFIG_INVALID', `there is no role ${role}`);
   }
   const catalog: Catalog = await readCatalog(client, { schemas, tenantColumn, appRole: role });
-  const findings = LINTS.flatMap((lint) => lint.run(catalog)).sort((a, b) => ORDER[a.severity] - ORDER[b.severity] || a.id.localeCompare(b.id) || a.object.localeCompare(b.object));
+  const findings = LINTS.flatMap((lint) => lint.run(catalog))
+    .map((finding) => asReviewed(catalog, finding))
+    .sort((a, b) => ORDER[a.severity] - ORDER[b.severity] || a.id.localeCompare(b.id) || a.object.localeCompare(b.object));
   if (!role) {
     findings.push({ id: 'app-role-unknown', severity: 'info', object: 'database', message: 'No app role was found or given (--app-role): the checks of its attributes and privileges did not run.' });
   }
@@ -70,6 +72,21 @@ export async function runAudit(client: pg.ClientBase, { appRole, tenantColumn = 
     schemas: catalog.schemas,
     serverVersion: `${major}.${catalog.serverVersionNum % 100}`,
   };
+}
+
+/**
+ * A policy someone has read and vouched for (COMMENT ON POLICY … IS 'rowguard:reviewed <why>')
+ * keeps its findings in the report, as notes with the reason, so an auditor sees what was
+ * accepted and why; they no longer fail the audit or carry a fix.
+ */
+function asReviewed(catalog: Catalog, finding: Finding): Finding {
+  for (const table of catalog.tables) {
+    for (const policy of table.policies) {
+      if (policy.reviewed === null || finding.object !== `${table.qualified} policy ${policy.name}`) continue;
+      return { id: finding.id, severity: 'info', object: finding.object, message: `Reviewed (${policy.reviewed || 'no reason given'}): ${finding.message}` };
+    }
+  }
+  return finding;
 }
 
 /** One migration with every fix the findings carry, in report order. */

@@ -20,6 +20,7 @@ export const OPTIONS = {
   'fix-sql': { type: 'boolean' },
   'expect-tables': { type: 'string' },
   'expect-probed': { type: 'string' },
+  setting: { type: 'string' },
   'app-url': { type: 'string' },
   demo: { type: 'boolean' },
   'signed-context': { type: 'boolean' },
@@ -76,12 +77,14 @@ export const COMMANDS: Record<string, { flags: Flag[]; usage: string; help: stri
       that does not exist, no tenant table, fewer than --expect-tables)`,
   },
   probe: {
-    flags: ['tenant-column', 'schema', 'format', 'app-url', 'data-dir', 'expect-probed'],
+    flags: ['tenant-column', 'setting', 'schema', 'format', 'app-url', 'data-dir', 'expect-probed'],
     usage: 'probe [OWNER_URL --app-url APP_URL]',
     help: `                             attack isolation as the app role, always rolled back (owner must read every row);
                              no URL: the running embedded database (its superuser and app role)
       --data-dir PATH          the embedded database's data dir (default: the one serve used here)
       --tenant-column NAME  --schema NAME  --format text|json
+      --setting NAME           the setting the policies read the tenant from (default: the one most
+                               tenant tables' policies read, else app.tenant_id)
       --expect-probed N        at least N tables and views must hold two tenants' rows and be probed
       exit codes: 0 no leak, 1 a leak, 2 could not probe (also: nothing probed, fewer than --expect-probed)`,
   },

@@ -99,6 +99,7 @@ async function main(argv: string[]): Promise<number> {
         appUrl: values['app-url'],
         expectProbed: values['expect-probed'],
         tenantColumn: values['tenant-column'],
+        setting: values.setting,
         schemas: values.schema,
         format: values.format,
         embedded: async () => {

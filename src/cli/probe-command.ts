@@ -8,6 +8,7 @@ export interface ProbeCommandOptions {
   ownerUrl: string | undefined;
   appUrl: string | undefined;
   tenantColumn?: string;
+  setting?: string;
   schemas?: string[];
   format?: string;
   /** --expect-probed: at least this many tables and views probed, or the probe is incomplete (exit 2). */
@@ -17,7 +18,7 @@ export interface ProbeCommandOptions {
 }
 
 function formatText(report: ProbeReport): string {
-  const lines: string[] = [];
+  const lines: string[] = [`tenant context: ${report.setting}`];
   for (const r of report.results) {
     const mark = r.status === 'pass' ? 'PASS' : r.status === 'fail' ? 'FAIL' : 'SKIP';
     lines.push(`${mark}  ${r.object}${r.reason ? `  (not probed: ${r.reason})` : ''}`);
@@ -55,6 +56,7 @@ export async function probeCommand(options: ProbeCommandOptions): Promise<number
     for (const url of [ownerUrl, appUrl]) clients.push(await connectClient(url, 'rowguard probe'));
     const report = await runProbe(clients[0]!, clients[1]!, {
       tenantColumn: options.tenantColumn,
+      setting: options.setting,
       schemas: options.schemas,
       onProgress: (object, index, total) => process.stderr.write(`probing ${index}/${total} ${object}\n`),
     });

@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { contextProof, PROOF_SETTING, readContextKey } from '../db/context-proof.js';
 import type pg from 'pg';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
+import { TENANT_SETTING } from '../db/tenant-id.js';
+import { tenantSettingOf } from '../audit/policy-expression.js';
 
 export interface ProbeOptions {
   tenantColumn?: string;
-  /** The setting policies read for the tenant. */
+  /** The setting policies read for the tenant; default: the one most tenant tables' policies read, else app.tenant_id. */
   setting?: string;
   schemas?: readonly string[];
   onProgress?: (object: string, index: number, total: number) => void;
@@ -22,6 +24,8 @@ export interface ProbeResult {
 }
 
 export interface ProbeReport {
+  /** The setting the probe put each tenant in. */
+  setting: string;
   results: ProbeResult[];
   summary: { pass: number; fail: number; notProbed: number };
 }
@@ -43,7 +47,7 @@ interface Target {
  * to read every row (a superuser or BYPASSRLS role) to learn which tenants exist.
  */
 export async function runProbe(owner: pg.ClientBase, app: pg.ClientBase, options: ProbeOptions = {}): Promise<ProbeReport> {
-  const { tenantColumn = 'tenant_id', setting = 'app.tenant_id', schemas = [], onProgress } = options;
+  const { tenantColumn = 'tenant_id', schemas = [], onProgress } = options;
   const { rows: targets } = await owner.query<Target>(
     `select n.nspname as schema, c.relname as name, case when c.relkind in ('r', 'p') then 'table' else 'view' end as kind
      from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -53,6 +57,7 @@ export async function runProbe(owner: pg.ClientBase, app: pg.ClientBase, options
      order by 3, 1, 2`,
     [tenantColumn, schemas],
   );
+  const setting = options.setting ?? (await settingOf(owner, targets)) ?? TENANT_SETTING;
   // A database with Rowguard's context key: the probe signs like the kernel (the owner can read
   // the key). Where the policies require the proof (signed-context on), it also tries a context
   // without its proof, which must see nothing.
@@ -67,6 +72,7 @@ export async function runProbe(owner: pg.ClientBase, app: pg.ClientBase, options
   }
   results.push(await probeRoleEscapes(app));
   return {
+    setting,
     results,
     summary: {
       pass: results.filter((r) => r.status === 'pass').length,
@@ -74,6 +80,17 @@ export async function runProbe(owner: pg.ClientBase, app: pg.ClientBase, options
       notProbed: results.filter((r) => r.status === 'not-probed').length,
     },
   };
+}
+
+/** The setting the targets' policies read the tenant from: a schema of others may not use app.tenant_id. */
+async function settingOf(owner: pg.ClientBase, targets: Target[]): Promise<string | undefined> {
+  const { rows } = await owner.query<{ expressions: (string | null)[] }>(
+    `select array_agg(e) as expressions
+     from pg_policy p cross join lateral (values (pg_get_expr(p.polqual, p.polrelid)), (pg_get_expr(p.polwithcheck, p.polrelid))) v(e)
+     where p.polrelid = any($1::regclass[]) group by p.polrelid`,
+    [targets.filter((t) => t.kind === 'table').map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`)],
+  );
+  return tenantSettingOf(rows.map((r) => r.expressions));
 }
 
 async function probeObject(

@@ -44,8 +44,13 @@ export interface TenantTableOptions {
  * statement evaluates it once (an InitPlan) and the tenant index serves it. Either way the
  * column is compared uncast and there is no OR branch to widen it.
  */
-export function tenantPredicate(column = 'tenant_id', { signed = false }: { signed?: boolean } = {}): string {
-  return signed ? `${quoteIdent(column)} = (select rowguard.tenant_id())` : `${quoteIdent(column)} = nullif(current_setting('${TENANT_SETTING}', true), '')::uuid`;
+export function tenantPredicate(
+  column = 'tenant_id',
+  { signed = false, setting = TENANT_SETTING, type = 'uuid' }: { signed?: boolean; setting?: string; type?: string } = {},
+): string {
+  if (signed) return `${quoteIdent(column)} = (select rowguard.tenant_id())`;
+  const context = `nullif(current_setting(${quoteLiteral(setting)}, true), '')`;
+  return `${quoteIdent(column)} = ${type === 'text' ? context : `${context}::${type}`}`;
 }
 
 /**

@@ -273,6 +273,22 @@ describe('the whole audit', () => {
     expect(fixSql(unknown)).not.toMatch(/^(?!--).*system_access/m);
   });
 
+  it('keeps the findings of a policy marked rowguard:reviewed as notes with the reason, without a fix', async () => {
+    const schema = await schemaWith(`create policy own_rows on {s}.t for select using (owner_name = current_setting('app.user', true));`);
+    const before = (await audit(schema)).findings.filter((f) => f.object.endsWith('policy own_rows'));
+    expect(before.map((f) => [f.id, f.severity])).toContainEqual(['context-on-other-column', 'error']);
+    await admin.query(`comment on policy own_rows on ${schema}.t is 'rowguard:reviewed a user reads their own rows in every tenant'`);
+    const after = await audit(schema);
+    const reviewed = after.findings.filter((f) => f.object.endsWith('policy own_rows'));
+    expect(reviewed.map((f) => f.id).sort()).toEqual(before.map((f) => f.id).sort());
+    for (const f of reviewed) {
+      expect(f.severity).toBe('info');
+      expect(f.message).toMatch(/^Reviewed \(a user reads their own rows in every tenant\): /);
+      expect(f.fix).toBeUndefined();
+    }
+    expect(after.summary.error).toBe(0);
+  });
+
   it('never writes: it runs in a read-only transaction', async () => {
     await admin.query('begin read only');
     try {

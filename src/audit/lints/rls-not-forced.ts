@@ -11,7 +11,12 @@ export const rlsNotForced: Lint = {
         id: 'rls-not-forced',
         severity: 'error',
         object: t.qualified,
-        message: `The owner (${t.owner}) bypasses the policies, and so does every view it owns that reads this table.`,
-        fix: `alter table ${t.qualified} force row level security;`,
+        // FORCE binds an ordinary owner; a superuser or BYPASSRLS owner skips RLS regardless.
+        message: t.ownerBypassesRls
+          ? `The owner (${t.owner}) bypasses the policies, and so does every view it owns that reads this table; being a superuser or BYPASSRLS role, it would even with FORCE: give the table an owner without those attributes, then force RLS.`
+          : `The owner (${t.owner}) bypasses the policies, and so does every view it owns that reads this table.`,
+        fix: t.ownerBypassesRls
+          ? `-- alter table ${t.qualified} owner to <a role without SUPERUSER or BYPASSRLS>;\nalter table ${t.qualified} force row level security;`
+          : `alter table ${t.qualified} force row level security;`,
       })),
 };
