@@ -1,11 +1,36 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+// Both tiers run against real PostgreSQL with the same pool and timeouts.
+const shared = {
+  pool: 'forks',
+  testTimeout: 60_000,
+  hookTimeout: 180_000,
+} as const;
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // Here at the root, not in each project: the root runs it once per run and both projects
+    // read what it provides. Once per project would start two clusters, and on a shared server
+    // (ROWGUARD_TEST_DATABASE_URL) the second setup drops the first one's databases.
     globalSetup: ['test/helpers/global-setup.ts'],
-    pool: 'forks',
-    testTimeout: 60_000,
-    hookTimeout: 180_000,
+    projects: [
+      {
+        // `npm run test:fast`: what a developer runs while working.
+        test: {
+          name: 'fast',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/reliability/**'],
+          ...shared,
+        },
+      },
+      {
+        // `npm run test:reliability`: leak, faults, fuzz and fairness under load; minutes, not seconds.
+        test: {
+          name: 'reliability',
+          include: ['test/reliability/**/*.test.ts'],
+          ...shared,
+        },
+      },
+    ],
   },
 });

@@ -8,6 +8,7 @@ import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 let db: TestDatabase;
 let kernel: Kernel;
 let appPool: pg.Pool;
+let systemPool: pg.Pool;
 const tenants = Array.from({ length: 20 }, () => randomUUID());
 
 async function createTenants(ids: string[]) {
@@ -29,7 +30,7 @@ const collectNotices = (pool: pg.Pool) => pool.on('connect', (client) => client.
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  ({ kernel, appPool } = db.kernel({ appPoolSize: 2 }));
+  ({ kernel, appPool, systemPool } = db.kernel({ appPoolSize: 2 }));
   collectNotices(appPool);
   await createTenants(tenants);
 });
@@ -235,10 +236,30 @@ describe('asSystem', () => {
     expect(rows[0]).toEqual({ who: TEST_ROLES.system, n: tenants.length });
   });
 
-  it('leaves the system connection as it found it', async () => {
-    await kernel.asSystem((tx) => tx.query('select 1'));
-    const { rows } = await kernel.asSystem(async () => ({ rows: [] }));
-    expect(rows).toEqual([]);
+  it('leaves the system connection as it found it: role, settings and writes are gone after commit and error', async () => {
+    await kernel.asSystem((tx) => tx.query("set local statement_timeout = '7s'"));
+    const dropped = randomUUID();
+    await kernel
+      .asSystem(async (tx) => {
+        await tx.query("set local statement_timeout = '7s'");
+        await tx.query("insert into tenants (id, name) values ($1, 'dropped')", [dropped]);
+        throw new Error('handler failed');
+      })
+      .catch(() => undefined);
+    // Check every connection the system pool holds, bypassing the kernel on purpose: a
+    // transaction left open would still be in the system role with the local setting.
+    const clients = await Promise.all([systemPool.connect(), systemPool.connect()]);
+    try {
+      for (const client of clients) {
+        const { rows } = await client.query("select current_user as who, current_setting('statement_timeout') as timeout");
+        expect(rows[0]).toEqual({ who: TEST_ROLES.owner, timeout: '0' });
+      }
+    } finally {
+      clients.forEach((c) => c.release());
+    }
+    // Read back in a transaction of its own: a committed tenant is there, the thrown one is not.
+    const { rows } = await kernel.asSystem((tx) => tx.query('select id::text from tenants where id = any($1::uuid[])', [[dropped, tenants[0]]]));
+    expect(rows).toEqual([{ id: tenants[0] }]);
   });
 });
 

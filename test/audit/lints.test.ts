@@ -201,7 +201,12 @@ describe('every lint', () => {
     const schema = await schemaWith(setup);
     const before = (await audit(schema)).findings.filter((f) => f.id === lint);
     expect(before.length).toBeGreaterThan(0);
-    expect(before[0]!.message.length).toBeGreaterThan(20);
+    for (const f of before) {
+      // Each finding names what it is about, in the schema audited (or the app role), and says
+      // in a sentence what is wrong there.
+      expect(f.object).toMatch(new RegExp(`\\b(${schema}|${app})\\b`));
+      expect(f.message).toMatch(/^\S.* .*\.$/s);
+    }
     const fix = fixed?.replaceAll('{s}', schema).replaceAll('{app}', app) ?? before.map((f) => f.fix).join('\n');
     expect(fix.trim()).not.toBe('');
     await admin.query(fix);

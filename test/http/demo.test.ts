@@ -33,9 +33,15 @@ describe('rowguard token --role', () => {
     const carol = await context.h.mint(t.id, 'carol');
     expect((await context.h.call('POST', '/v1/members', { token: carol, body: { user_id: 'dan', email: 'dan@example.test', role: 'viewer' } })).status).toBe(201);
     await ensureMember(context.h.kernel, t.id, 'carol', 'viewer');
-    expect((await context.h.call('POST', '/v1/projects', { token: carol, body: { name: 'x' } })).status).toBe(403);
-    await expect(ensureMember(context.h.kernel, t.id, 'olive', 'viewer')).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
-    await expect(ensureMember(context.h.kernel, '00000000-0000-4000-8000-000000000000', 'x', 'admin')).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    // FORBIDDEN, not NOT_A_MEMBER: carol is still an active member, only with less power.
+    const refused = await context.h.call('POST', '/v1/projects', { token: carol, body: { name: 'x' } });
+    expect([refused.status, refused.body.code]).toEqual([403, 'FORBIDDEN']);
+    // Both refusals share a code; the message tells which rule refused.
+    await expect(ensureMember(context.h.kernel, t.id, 'olive', 'viewer')).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: "olive is the tenant's last owner; make someone else owner first" });
+    await expect(ensureMember(context.h.kernel, '00000000-0000-4000-8000-000000000000', 'x', 'admin')).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: 'there is no tenant 00000000-0000-4000-8000-000000000000',
+    });
     const log = await context.h.call('GET', '/v1/audit-log?entity_type=member&limit=100', { token: t.token });
     expect(log.body.data.filter((e: { actor: string }) => e.actor === 'cli').map((e: { action: string }) => e.action)).toEqual(['member.updated', 'member.created']);
   });
@@ -49,7 +55,8 @@ describe('rowguard token', () => {
       encoding: 'utf8',
       env: { ...process.env, ROWGUARD_JWT_SECRET: secret },
     });
-    expect(result.status).toBe(0);
+    // With stderr, so a failing CLI shows why rather than only its exit code.
+    expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
     const { payload, protectedHeader } = await jwtVerify(result.stdout.trim(), new TextEncoder().encode(secret));
     expect(protectedHeader.alg).toBe('HS256');
     expect(payload).toMatchObject({ sub: 'carol', tid: tenant });

@@ -8,6 +8,11 @@ beforeAll(async () => {
   a = await context.h.tenant('Acme', 'alice');
 });
 
+// Read back as the system role, past the API: a refused write must have changed nothing.
+const member = async (tenantId: string, id: string) =>
+  (await context.h.kernel.asSystem((tx) => tx.query('select role, status from team_members where tenant_id = $1 and id = $2', [tenantId, id]))).rows[0];
+const count = async (sql: string, values: unknown[]) => (await context.h.kernel.asSystem((tx) => tx.query<{ n: number }>(`select count(*)::int as n ${sql}`, values))).rows[0]!.n;
+
 describe('members', () => {
   it('the last owner can be neither removed nor demoted', async () => {
     const t = await context.h.tenant('Solo', 'solo');
@@ -16,9 +21,12 @@ describe('members', () => {
       expect(reply.status).toBe(409);
       expect(reply.body.code).toBe('LAST_OWNER');
     }
+    expect(await member(t.id, t.ownerId)).toEqual({ role: 'owner', status: 'active' });
     const second = await context.h.member(t, 'owner');
     expect((await context.h.call('PATCH', `/v1/members/${t.ownerId}`, { token: second.token, body: { role: 'admin' } })).status).toBe(200);
-    expect((await context.h.call('DELETE', `/v1/members/${second.id}`, { token: second.token })).status).toBe(409);
+    const deleted = await context.h.call('DELETE', `/v1/members/${second.id}`, { token: second.token });
+    expect([deleted.status, deleted.body.code]).toEqual([409, 'LAST_OWNER']);
+    expect(await member(t.id, second.id)).toEqual({ role: 'owner', status: 'active' });
   });
 
   it('keeps an owner when two owners demote each other at once', async () => {
@@ -72,11 +80,15 @@ describe('members', () => {
 
     it('an admin can neither reactivate a removed owner nor remove one', async () => {
       const owner = await context.h.member(t, 'owner');
-      expect((await context.h.call('PATCH', `/v1/members/${owner.id}`, { token: actors.admin, body: { status: 'removed' } })).status).toBe(403);
+      const remove = await context.h.call('PATCH', `/v1/members/${owner.id}`, { token: actors.admin, body: { status: 'removed' } });
+      expect([remove.status, remove.body.code]).toEqual([403, 'FORBIDDEN']);
+      expect(await member(t.id, owner.id)).toEqual({ role: 'owner', status: 'active' });
       expect((await context.h.call('PATCH', `/v1/members/${owner.id}`, { token: actors.owner, body: { status: 'removed' } })).status).toBe(200);
       const back = await context.h.call('PATCH', `/v1/members/${owner.id}`, { token: actors.admin, body: { status: 'active' } });
-      expect(back.status).toBe(403);
+      expect([back.status, back.body.code]).toEqual([403, 'FORBIDDEN']);
+      expect(await member(t.id, owner.id)).toEqual({ role: 'owner', status: 'removed' });
       expect((await context.h.call('PATCH', `/v1/members/${owner.id}`, { token: actors.owner, body: { status: 'active' } })).status).toBe(200);
+      expect(await member(t.id, owner.id)).toEqual({ role: 'owner', status: 'active' });
     });
 
     it('the last active owner cannot be removed by status either, even by another owner made inactive first', async () => {
@@ -86,6 +98,7 @@ describe('members', () => {
       const reply = await context.h.call('PATCH', `/v1/members/${solo.ownerId}`, { token: solo.token, body: { status: 'removed' } });
       expect(reply.status).toBe(409);
       expect(reply.body.code).toBe('LAST_OWNER');
+      expect(await member(solo.id, solo.ownerId)).toEqual({ role: 'owner', status: 'active' });
     });
   });
 
@@ -95,6 +108,7 @@ describe('members', () => {
     const again = await context.h.call('POST', '/v1/members', { token: a.token, body });
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('CONFLICT');
+    expect(await count("from team_members where tenant_id = $1 and user_id = 'dup'", [a.id])).toBe(1);
     const other = await context.h.tenant('Other');
     expect((await context.h.call('POST', '/v1/members', { token: other.token, body })).status).toBe(201);
   });
@@ -131,6 +145,7 @@ describe('invoices', () => {
     const edit = await context.h.call('PATCH', `/v1/invoices/${invoice.id}`, { token: a.token, body: { customer_name: 'Changed' } });
     expect(edit.status).toBe(409);
     expect(edit.body.code).toBe('INVOICE_NOT_EDITABLE');
+    expect((await context.h.call('GET', `/v1/invoices/${invoice.id}`, { token: a.token })).body.customer_name).toBe('Globex');
     const paid = await context.h.call('PATCH', `/v1/invoices/${invoice.id}`, { token: a.token, body: { status: 'paid' } });
     expect(paid.body.paid_at).not.toBeNull();
     for (const to of ['draft', 'sent', 'void']) {
@@ -138,7 +153,10 @@ describe('invoices', () => {
       expect(reply.status).toBe(409);
       expect(reply.body.code).toBe('INVALID_TRANSITION');
     }
-    expect((await context.h.call('DELETE', `/v1/invoices/${invoice.id}`, { token: a.token })).status).toBe(409);
+    expect((await context.h.call('GET', `/v1/invoices/${invoice.id}`, { token: a.token })).body.status).toBe('paid');
+    const deleted = await context.h.call('DELETE', `/v1/invoices/${invoice.id}`, { token: a.token });
+    expect([deleted.status, deleted.body.code]).toEqual([409, 'INVOICE_NOT_EDITABLE']);
+    expect((await context.h.call('GET', `/v1/invoices/${invoice.id}`, { token: a.token })).status).toBe(200);
   });
 
   it('recomputes the total when a draft’s lines change', async () => {
@@ -152,8 +170,9 @@ describe('invoices', () => {
       token: a.token,
       body: { number: 'BAD', customer_name: 'x', currency: 'EUR', line_items: [{ description: 'x', quantity: 1, unit_amount: 10.5 }, { description: 'y', quantity: -1, unit_amount: 1 }] },
     });
-    expect(reply.status).toBe(400);
+    expect([reply.status, reply.body.code]).toEqual([400, 'VALIDATION_FAILED']);
     expect(reply.body.errors.map((e: { field: string }) => e.field)).toEqual(['body.line_items.0.unit_amount', 'body.line_items.1.quantity']);
+    expect(await count("from invoices where tenant_id = $1 and number = 'BAD'", [a.id])).toBe(0);
   });
 });
 
@@ -186,14 +205,14 @@ describe('lists', () => {
   });
 
   it.each([
-    ['limit=0', 'query.limit'],
-    ['limit=101', 'query.limit'],
-    ['limit=ten', 'query.limit'],
-    ['status=deleted', 'query.status'],
-    ['cursor=not-a-cursor', 'query.cursor'],
-  ])('refuses %s with 400', async (query, field) => {
+    ['limit=0', 'query.limit', 'VALIDATION_FAILED'],
+    ['limit=101', 'query.limit', 'VALIDATION_FAILED'],
+    ['limit=ten', 'query.limit', 'VALIDATION_FAILED'],
+    ['status=deleted', 'query.status', 'VALIDATION_FAILED'],
+    ['cursor=not-a-cursor', 'query.cursor', 'INVALID_CURSOR'],
+  ])('refuses %s with 400', async (query, field, code) => {
     const reply = await context.h.call('GET', `/v1/projects?${query}`, { token: a.token });
-    expect(reply.status).toBe(400);
+    expect([reply.status, reply.body.code]).toEqual([400, code]);
     expect(reply.body.errors.map((e: { field: string }) => e.field)).toContain(field);
   });
 });
@@ -211,11 +230,16 @@ describe('the audit log', () => {
 
   it('has no entry for a write that failed, and cannot be changed through the API', async () => {
     const before = (await context.h.call('GET', '/v1/audit-log?limit=100', { token: a.token })).body.data.length;
-    await context.h.call('POST', '/v1/tasks', { token: a.token, body: { project_id: '00000000-0000-4000-8000-000000000000', title: 'orphan' } });
+    const orphan = await context.h.call('POST', '/v1/tasks', { token: a.token, body: { project_id: '00000000-0000-4000-8000-000000000000', title: 'orphan' } });
+    expect([orphan.status, orphan.body.code]).toEqual([422, 'REFERENCE_NOT_FOUND']);
+    expect(await count("from tasks where tenant_id = $1 and title = 'orphan'", [a.id])).toBe(0);
     expect((await context.h.call('GET', '/v1/audit-log?limit=100', { token: a.token })).body.data.length).toBe(before);
     const entry = (await context.h.call('GET', '/v1/audit-log', { token: a.token })).body.data[0];
-    expect((await context.h.call('PATCH', `/v1/audit-log/${entry.id}`, { token: a.token, body: { action: 'x' } })).status).toBe(404);
-    expect((await context.h.call('DELETE', `/v1/audit-log/${entry.id}`, { token: a.token })).status).toBe(404);
+    const patched = await context.h.call('PATCH', `/v1/audit-log/${entry.id}`, { token: a.token, body: { action: 'x' } });
+    expect([patched.status, patched.body.code]).toEqual([404, 'NOT_FOUND']);
+    const deleted = await context.h.call('DELETE', `/v1/audit-log/${entry.id}`, { token: a.token });
+    expect([deleted.status, deleted.body.code]).toEqual([404, 'NOT_FOUND']);
+    expect((await context.h.call('GET', '/v1/audit-log', { token: a.token })).body.data[0]).toEqual(entry);
   });
 });
 
@@ -228,7 +252,8 @@ describe('request bodies', () => {
     const huge = await context.h.call('POST', '/v1/projects', { token: a.token, body: { name: 'x', description: 'y'.repeat(70 * 1024) } });
     expect([huge.status, huge.body.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
     const empty = await context.h.call('POST', '/v1/projects', { token: a.token });
-    expect(empty.status).toBe(400);
+    expect([empty.status, empty.body.code]).toEqual([400, 'VALIDATION_FAILED']);
+    expect(await count("from projects where tenant_id = $1 and name = 'x'", [a.id])).toBe(0);
   });
 
   it('refuses a lone UTF-16 surrogate in a string with 400, instead of storing U+FFFD', async () => {
@@ -236,6 +261,7 @@ describe('request bodies', () => {
       const reply = await context.h.call('POST', '/v1/projects', { token: a.token, raw });
       expect([reply.status, reply.body.code]).toEqual([400, 'MALFORMED_JSON']);
     }
+    expect(await count("from projects where tenant_id = $1 and (strpos(name, chr(65533)) > 0 or name = 'ok')", [a.id])).toBe(0);
     const pair = await context.h.call('POST', '/v1/projects', { token: a.token, raw: '{"name": "\\ud83d\\ude00 ok"}' });
     expect(pair.status).toBe(201);
     expect(pair.body.name).toBe('\u{1F600} ok');
@@ -262,8 +288,9 @@ describe('values the database would refuse', () => {
     const project = await context.h.call('POST', '/v1/projects', { token: a.token, body: { name: 'dates' } });
     for (const due_date of ['2027-02-30', '2027-13-01', '0000-00-00', "' or '1'='1", '1', 'tomorrow', '2027-01-01T00:00:00Z']) {
       const reply = await context.h.call('POST', '/v1/tasks', { token: a.token, body: { project_id: project.body.id, title: 't', due_date } });
-      expect({ due_date, status: reply.status }).toEqual({ due_date, status: 400 });
+      expect({ due_date, status: reply.status, code: reply.body.code }).toEqual({ due_date, status: 400, code: 'VALIDATION_FAILED' });
     }
+    expect(await count('from tasks where tenant_id = $1 and project_id = $2', [a.id, project.body.id])).toBe(0);
   });
 });
 
