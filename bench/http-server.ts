@@ -1,28 +1,30 @@
 // The service for the HTTP benchmark, in its own process so that the load generator does not
-// share its event loop. Adds two comparison routes behind the same middleware:
+// share its event loop. Adds two comparison routes:
 //   GET /bench/hello                 the HTTP ceiling: no auth, no database
-//   GET /v1/_floor/projects/:id      the floor: same JWT auth, then the same two statements as
-//                                    GET /v1/projects/:id (principal check, read) as V0: explicit
-//                                    tenant filters, tables without RLS, autocommit
+//   GET /bench/floor/projects/:id    the floor: the same credential verification, then the same
+//                                    two statements as GET /v1/projects/:id (principal check,
+//                                    read) as V0: explicit tenant filters, tables without RLS,
+//                                    autocommit
 //   /set-config/v1/…                 the same API with ROWGUARD_TENANT_CONTEXT=set-config
 // The kernel settings are the service's defaults for a pool of 8 (loadConfig).
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load-config.js';
 import { readContextKey } from '../src/db/context-proof.js';
-import { createKernel } from '../src/db/kernel.js';
+import { createKernel, type Kernel } from '../src/db/kernel.js';
 import { createPool } from '../src/db/pool.js';
 import { createApp } from '../src/http/app.js';
 import { createJwtVerifier } from '../src/http/auth/jwt-verifier.js';
 import { HttpProblem } from '../src/http/problem.js';
+import { verifyCredential } from '../src/http/auth/authenticate.js';
 
 const { BENCH_APP_URL: appUrl, BENCH_OWNER_URL: ownerUrl, BENCH_SYSTEM_ROLE: systemRole, BENCH_JWT_SECRET: secret } = process.env;
 const defaults = loadConfig({ ROWGUARD_DB_POOL_SIZE: '8' });
 const pool = createPool({ connectionString: appUrl!, max: defaults.poolSize, applicationName: 'bench http' });
 const systemPool = createPool({ connectionString: ownerUrl!, max: 2, applicationName: 'bench http system' });
 const contextKey = await readContextKey(systemPool);
-const api = (tenantContext: 'set-local' | 'set-config') => {
-  const kernel = createKernel({
+const kernelFor = (tenantContext: 'set-local' | 'set-config') =>
+  createKernel({
     appPool: pool,
     systemPool,
     systemRole: systemRole!,
@@ -34,7 +36,8 @@ const api = (tenantContext: 'set-local' | 'set-config') => {
     tenantQueueTimeout: defaults.tenantQueueTimeout,
     contextKey,
   });
-  return createApp({
+const api = (kernel: Kernel) =>
+  createApp({
     kernel,
     log: pino({ level: 'silent' }),
     ready: () => kernel.ping(),
@@ -43,12 +46,13 @@ const api = (tenantContext: 'set-local' | 'set-config') => {
     bodyLimit: defaults.bodyLimit,
     corsOrigins: [],
   });
-};
-const app = api(defaults.tenantContext);
-app.route('/set-config', api('set-config'));
+const kernel = kernelFor(defaults.tenantContext);
+const app = api(kernel);
+app.route('/set-config', api(kernelFor('set-config')));
 app.get('/bench/hello', (c) => c.text('hello'));
-app.get('/v1/_floor/projects/:id', async (c) => {
-  const credential = c.get('credential');
+const verifyJwt = createJwtVerifier({ secret });
+app.get('/bench/floor/projects/:id', async (c) => {
+  const credential = await verifyCredential(c, { kernel, verifyJwt });
   if (credential.kind !== 'user') throw new HttpProblem(403, 'NOT_A_MEMBER', 'Not a member');
   // The principal check of src/http/auth/principal.ts, with the tenant filter written out.
   const principal = await pool.query({

@@ -46,7 +46,7 @@ export async function httpBenchmark(
           case 'hello (ceiling)':
             return { ...req, method: 'GET', path: '/bench/hello', headers };
           case 'GET project, floor route':
-            return { ...req, method: 'GET', path: `/v1/_floor/projects/${key.id}`, headers };
+            return { ...req, method: 'GET', path: `/bench/floor/projects/${key.id}`, headers };
           case 'GET project by id':
             return { ...req, method: 'GET', path: `/v1/projects/${key.id}`, headers };
           case 'GET project by id, set-config':

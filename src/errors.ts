@@ -7,6 +7,7 @@ export type RowguardErrorCode =
   | 'TENANT_CONTEXT_MISSING'
   | 'TRANSACTION_CLOSED'
   | 'TRANSACTION_ABORTED'
+  | 'TRANSACTION_NOT_STARTED'
   | 'STATEMENT_NOT_ALLOWED'
   | 'UNSAFE_APP_ROLE'
   | 'APP_URL_REQUIRED'
@@ -42,7 +43,7 @@ export class TenantContextError extends RowguardError {
 
 /** A transaction was used after it ended, or after one of its statements failed. */
 export class TransactionStateError extends RowguardError {
-  constructor(code: 'TRANSACTION_CLOSED' | 'TRANSACTION_ABORTED', message: string, options?: { cause?: unknown }) {
+  constructor(code: 'TRANSACTION_CLOSED' | 'TRANSACTION_ABORTED' | 'TRANSACTION_NOT_STARTED', message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.name = 'TransactionStateError';
   }

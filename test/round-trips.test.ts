@@ -6,6 +6,11 @@ import { createPool } from '../src/db/pool.js';
 import { TEST_ROLES } from './helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { ProtocolCounter } from './helpers/protocol-counter.js';
+import { pino } from 'pino';
+import { createApp } from '../src/http/app.js';
+import { generateApiKey } from '../src/http/auth/api-key.js';
+import { createJwtVerifier } from '../src/http/auth/jwt-verifier.js';
+import { mintToken } from '../src/cli/mint-token.js';
 
 // Statement and round-trip counts are deterministic, so they are asserted here; timings
 // belong to the benchmark.
@@ -95,16 +100,110 @@ describe('cost of tenant scoping on the wire', () => {
     expect(counter.take()).toEqual({ statements: 2, roundTrips: 1, writes: 1 });
   });
 
-  it('withTenant ending with queryAndCommit: the last statement carries the COMMIT', async () => {
-    await kernel.withTenant(tenant, async (tx) => {
-      await tx.query('select count(*) from tasks');
-      await tx.queryAndCommit('select * from projects where id = $1', [projectId]);
-    });
+  it('a held transaction ending with last: the last statement carries the COMMIT', async () => {
+    const tx = kernel.holdTenant(tenant);
+    await tx.query('select count(*) from tasks');
+    await tx.last('select * from projects where id = $1', [projectId]);
     expect(counter.take()).toEqual({ statements: 6, roundTrips: 2, writes: 2 });
+  });
+
+  it('a held transaction: a prepended statement rides with the next one; when it fails, the next never runs', async () => {
+    const tx = kernel.holdTenant(tenant);
+    let seen = 0;
+    tx.prepend('select count(*)::int as n from projects where id = $1', [projectId], ({ rows }) => (seen = rows[0]!.n));
+    const { rows } = await tx.last('select name from projects where id = $1', [projectId]);
+    expect([seen, rows[0]!.name]).toEqual([1, 'p']);
+    expect(counter.take()).toEqual({ statements: 6, roundTrips: 1, writes: 1 });
+
+    const failing = kernel.holdTenant(tenant);
+    failing.prepend('select 1 / 0', []);
+    await expect(failing.last("update projects set name = 'changed' where id = $1", [projectId])).rejects.toMatchObject({ code: '22012' });
+    expect((await kernel.tenantQuery(tenant, 'select name from projects where id = $1', [projectId])).rows[0]!.name).toBe('p');
+    counter.take();
   });
 
   it('a transaction whose function sends nothing sends nothing', async () => {
     await kernel.withTenant(tenant, async () => 'no queries');
     expect(counter.take()).toEqual({ statements: 0, roundTrips: 0, writes: 0 });
+  });
+});
+
+describe('round trips of a request, from credential to COMMIT', () => {
+  const secret = 'round-trips-secret-of-at-least-32-bytes';
+  let app: ReturnType<typeof createApp>;
+  let credentials: { jwt: string; 'API key': string };
+  // A GET costs the credential (an API key is resolved first) and then one round trip:
+  // BEGIN, context, the database's principal check, the read and COMMIT, in one write.
+  const send = async (credential: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const init: RequestInit = { method, headers: { authorization: `Bearer ${credential}`, ...headers } };
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers = { ...init.headers, 'content-type': 'application/json' };
+    }
+    const response = await app.request(path, init);
+    return { status: response.status, body: response.status === 204 ? null : await response.json() };
+  };
+
+  beforeAll(async () => {
+    app = createApp({
+      kernel,
+      log: pino({ level: 'silent' }),
+      ready: async () => {},
+      verifyJwt: createJwtVerifier({ secret }),
+      adminToken: undefined,
+      bodyLimit: 64 * 1024,
+      corsOrigins: [],
+    });
+    const { key, prefix, hash } = generateApiKey();
+    await kernel.asSystem(async (tx) => {
+      await tx.query(`insert into team_members (tenant_id, user_id, email, role) values ($1, 'counted-owner', 'o@example.test', 'owner')`, [tenant]);
+      await tx.query(`insert into api_keys (tenant_id, name, scopes, prefix, key_hash) values ($1, 'counted', '{read,write}', $2, $3)`, [tenant, prefix, hash]);
+    });
+    credentials = { jwt: await mintToken({ secret, tenantId: tenant, userId: 'counted-owner', tenantClaim: 'tid', ttl: '10m' }), 'API key': key };
+    // Warm up: statements prepared on the connection, as in steady state.
+    for (const credential of Object.values(credentials)) {
+      for (let i = 0; i < 2; i++) {
+        const created = await send(credential, 'POST', '/v1/projects', { name: 'warm' });
+        await send(credential, 'GET', `/v1/projects/${created.body.id}`);
+        await send(credential, 'GET', '/v1/projects?limit=2');
+        await send(credential, 'PATCH', `/v1/projects/${created.body.id}`, { name: 'warmer' });
+        await send(credential, 'DELETE', `/v1/projects/${created.body.id}`);
+      }
+    }
+    counter.take();
+  });
+
+  // Round trips per request, after the credential: reads are one; a create is the insert
+  // (with the check) and its audit entry and event (with the COMMIT); an update first locks the
+  // row; a delete sends the delete and its record together.
+  const EXPECTED = { 'GET by id': 1, list: 1, POST: 2, PATCH: 3, DELETE: 2 };
+  for (const [kind, resolve] of [['jwt', 0], ['API key', 1]] as const) {
+    it(`with a ${kind}: GET by id ${EXPECTED['GET by id']}, list ${EXPECTED.list}, POST ${EXPECTED.POST}, PATCH ${EXPECTED.PATCH}, DELETE ${EXPECTED.DELETE}${resolve ? ', each plus 1 to resolve the key' : ''}`, async () => {
+      const credential = credentials[kind];
+      const trips: Record<string, number> = {};
+      const created = await send(credential, 'POST', '/v1/projects', { name: 'counted' });
+      expect(created.status).toBe(201);
+      trips.POST = counter.take().roundTrips;
+      expect((await send(credential, 'GET', `/v1/projects/${created.body.id}`)).status).toBe(200);
+      trips['GET by id'] = counter.take().roundTrips;
+      expect((await send(credential, 'GET', '/v1/projects?limit=2')).status).toBe(200);
+      trips.list = counter.take().roundTrips;
+      expect((await send(credential, 'PATCH', `/v1/projects/${created.body.id}`, { name: 'recounted' })).status).toBe(200);
+      trips.PATCH = counter.take().roundTrips;
+      expect((await send(credential, 'DELETE', `/v1/projects/${created.body.id}`)).status).toBe(204);
+      trips.DELETE = counter.take().roundTrips;
+      expect(trips).toEqual(Object.fromEntries(Object.entries(EXPECTED).map(([k, n]) => [k, n + resolve])));
+    });
+  }
+
+  it('a read is one write to the socket: BEGIN, context, proof, principal check, statement, COMMIT', async () => {
+    await send(credentials.jwt, 'GET', `/v1/projects/${projectId}`);
+    expect(counter.take()).toEqual({ statements: 6, roundTrips: 1, writes: 1 });
+  });
+
+  it('with an Idempotency-Key, a POST is the lookup (with the check), the write, and the stored response with the COMMIT', async () => {
+    const created = await send(credentials.jwt, 'POST', '/v1/projects', { name: 'once' }, { 'idempotency-key': 'counted-once' });
+    expect(created.status).toBe(201);
+    expect(counter.take().roundTrips).toBe(4);
   });
 });

@@ -4,9 +4,9 @@ import { parseTenantId, TENANT_SETTING } from './tenant-id.js';
 import type { PipelineStatement } from './pipeline.js';
 import { contextProof, PROOF_SETTING } from './context-proof.js';
 import { TenantLimiter } from './tenant-limiter.js';
-import { ScopedTransaction, type AcquireSlot, type Transaction, type TransactionOptions } from './transaction.js';
+import { ScopedTransaction, type AcquireSlot, type HeldTransaction, type Transaction, type TransactionOptions } from './transaction.js';
 
-export type { Transaction } from './transaction.js';
+export type { HeldTransaction, Transaction } from './transaction.js';
 
 export interface KernelOptions {
   /** Pool connected as the restricted app role: all request traffic. */
@@ -66,6 +66,18 @@ export interface Kernel {
    */
   withTenant<T>(tenantId: string, fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /**
+   * A transaction scoped to `tenantId` that its caller holds open across steps it does not
+   * control, such as a request passing through middleware and handler. Nothing is sent (and
+   * no connection taken) until its first statement; it ends with `last` or `end`, and the
+   * caller must call one of them.
+   *
+   * @example
+   * const tx = kernel.holdTenant(tenantId);
+   * tx.prepend('select * from rowguard.enter_as_user($1, $2)', [userId, 'read']);
+   * const { rows } = await tx.last('select * from projects where id = $1', [id]); // one round trip
+   */
+  holdTenant(tenantId: string): HeldTransaction;
+  /**
    * One statement scoped to `tenantId`, in its own transaction, in a single network round trip
    * (BEGIN, SET LOCAL, the statement and COMMIT are sent together; with `tenantContext:
    * 'set-config'`, set_config and the statement).
@@ -91,6 +103,14 @@ export interface Kernel {
    * const { rows } = await kernel.withoutTenant((tx) => tx.query('select * from rowguard.resolve_api_key($1)', [hash]));
    */
   withoutTenant<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * One statement as `withoutTenant` runs it, in a single round trip (the empty context and
+   * the statement in one implicit transaction).
+   *
+   * @example
+   * const { rows } = await kernel.queryWithoutTenant('select * from rowguard.resolve_api_key($1)', [hash]);
+   */
+  queryWithoutTenant<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
   /** Resolves when both pools can reach the database (reads no table). */
   ping(): Promise<void>;
 }
@@ -145,13 +165,15 @@ export function createKernel({
     }
     return proof;
   };
-  const tenantSettings = (id: string): PipelineStatement[] => {
-    const proof = contextKey ? [[PROOF_SETTING, id ? proofOf(id) : ''] as const] : [];
-    return tenantContext === 'set-config'
-      ? setConfig([[TENANT_SETTING, id], ...proof, ...limits])
-      : [{ text: `SET LOCAL ${TENANT_SETTING} = '${id}'` }, ...setConfig([...proof, ...limits])];
-  };
+  const proofSettings = (id: string) => (contextKey ? [[PROOF_SETTING, id ? proofOf(id) : ''] as const] : []);
+  // Statements before one Sync form an implicit transaction: set_config(…, true) settings end
+  // at the Sync, so a single statement needs no BEGIN or COMMIT. (SET LOCAL there would log a warning.)
+  const implicitSettings = (id: string) => setConfig([[TENANT_SETTING, id], ...proofSettings(id), ...limits]);
+  const tenantSettings = (id: string): PipelineStatement[] =>
+    tenantContext === 'set-config' ? implicitSettings(id) : [{ text: `SET LOCAL ${TENANT_SETTING} = '${id}'` }, ...setConfig([...proofSettings(id), ...limits])];
   const tenantOpening = (id: string) => [{ text: 'BEGIN' }, ...tenantSettings(id)];
+
+  const hold = (id: string) => new ScopedTransaction(appPool, tenantOpening(id), options, slotFor(id));
 
   async function scoped<T>(tx: ScopedTransaction, fn: (tx: Transaction) => Promise<T>): Promise<T> {
     let result: T;
@@ -168,18 +190,21 @@ export function createKernel({
   return {
     // async: a bad tenant id rejects the promise instead of throwing synchronously.
     async withTenant(tenantId, fn) {
-      const id = parseTenantId(tenantId);
-      return scoped(new ScopedTransaction(appPool, tenantOpening(id), options, slotFor(id)), fn);
+      return scoped(hold(parseTenantId(tenantId)), fn);
+    },
+
+    holdTenant(tenantId) {
+      return hold(parseTenantId(tenantId));
     },
 
     async tenantQuery(tenantId, text, values) {
       const id = parseTenantId(tenantId);
-      if (tenantContext === 'set-config') {
-        // Statements before one Sync form an implicit transaction: the setting ends at the
-        // Sync, so no BEGIN or COMMIT is needed. (SET LOCAL there would log a warning.)
-        return new ScopedTransaction(appPool, tenantSettings(id), options, slotFor(id)).queryAndClose(text, values, []);
-      }
-      return new ScopedTransaction(appPool, tenantOpening(id), options, slotFor(id)).queryAndCommit(text, values);
+      if (tenantContext === 'set-config') return new ScopedTransaction(appPool, implicitSettings(id), options, slotFor(id)).last(text, values);
+      return hold(id).last(text, values);
+    },
+
+    queryWithoutTenant(text, values) {
+      return new ScopedTransaction(appPool, implicitSettings(''), options).last(text, values);
     },
 
     withoutTenant(fn) {

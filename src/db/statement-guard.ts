@@ -8,7 +8,7 @@ const REFUSED_HEAD = [
   /^(begin|start|commit|end|abort|prepare transaction|commit prepared|rollback prepared)\b/,
   /^rollback(?! (work |transaction )?to\b)/,
   /^set (?!local\b)/, // session-level SET outlives the transaction
-  /^set local (role|session\b|app\.)/,
+  /^set local (role|session\b|app\.|rowguard\.)/, // the role, the tenant context, the entered principal
   /^(reset|discard|listen|unlisten|load|copy|do)\b/, // DO runs arbitrary PL/pgSQL
 ];
 

@@ -9,11 +9,23 @@ import { StatementCache } from './statement-cache.js';
 export interface Transaction {
   /** Runs one parameterized statement ($1, $2, …) in this transaction. */
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/**
+ * A tenant transaction held open by its caller (a request) rather than by a function: it ends
+ * with `last` (its final statement carries the COMMIT) or with `end`.
+ */
+export interface HeldTransaction extends Transaction {
   /**
-   * Runs the transaction's last statement and commits in the same round trip (one round trip
-   * less than query + commit). The transaction is over afterwards.
+   * Queues `text` to travel ahead of the next statement, in the same round trip; `onResult`
+   * receives its result. When it fails, the transaction aborts and what was queued behind it
+   * never runs (e.g. a membership check guarding the request's first statement).
    */
-  queryAndCommit<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+  prepend(text: string, values: readonly unknown[], onResult?: (result: pg.QueryResult) => void): void;
+  /** Runs the transaction's final statement and commits with it, in one round trip. */
+  last<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+  /** COMMIT when `commit` and no statement failed, otherwise ROLLBACK; nothing when nothing was sent. */
+  end(commit: boolean): Promise<void>;
 }
 
 export interface TransactionOptions {
@@ -28,14 +40,21 @@ export type AcquireSlot = () => Promise<() => void>;
 
 const caches = new WeakMap<pg.PoolClient, StatementCache>();
 
+interface Queued extends PipelineStatement {
+  onResult?: (result: pg.QueryResult) => void;
+}
+
 /**
  * One transaction on one pooled connection. Nothing is sent until the first statement:
- * then BEGIN and the scope-setting statement travel in the same round trip as it.
+ * then BEGIN, the scope-setting statements and whatever was prepended travel in the same
+ * round trip as it. Whether a statement commits is decided here alone: `last` and `end`.
  * The connection goes back to the pool only outside a transaction; otherwise it is destroyed.
  */
-export class ScopedTransaction implements Transaction {
+export class ScopedTransaction implements HeldTransaction {
   private client: Promise<pg.PoolClient> | null = null;
-  private begun = false;
+  private readonly queued: Queued[];
+  /** Opened with BEGIN; without it, the statements before one Sync form an implicit transaction. */
+  private readonly explicit: boolean;
   private state: 'open' | 'aborted' | 'closed' = 'open';
   private failure: unknown = null;
   private broken = false;
@@ -43,34 +62,32 @@ export class ScopedTransaction implements Transaction {
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly opening: readonly PipelineStatement[],
+    opening: readonly PipelineStatement[],
     private readonly options: TransactionOptions,
     /** A per-tenant connection cap (TenantLimiter); none for system transactions. */
     private readonly acquireSlot?: AcquireSlot,
-  ) {}
+  ) {
+    this.queued = [...opening];
+    this.explicit = opening.some((s) => s.text === 'BEGIN');
+  }
+
+  prepend(text: string, values: readonly unknown[], onResult?: (result: pg.QueryResult) => void): void {
+    assertStatementAllowed(text);
+    this.queued.push({ text, values, wantResult: true, onResult });
+  }
 
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
-    return this.send<R>(text, values, []);
+    return this.send<R>(text, values, false);
   }
 
   /**
-   * The whole transaction as one statement: opening statements, the statement and `closing`
-   * (COMMIT, or nothing when the opening has no BEGIN and Sync ends an implicit transaction)
-   * leave in one write and come back in one round trip.
+   * The whole rest of the transaction as one round trip: queued statements, the statement and
+   * COMMIT (nothing for an implicit transaction, which its Sync ends).
    */
-  queryAndCommit<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
-    return this.queryAndClose<R>(text, values, [{ text: 'COMMIT' }]);
-  }
-
-  /** The statement and `closing` (COMMIT, or nothing for an implicit transaction) in one round trip. */
-  async queryAndClose<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    text: string,
-    values: readonly unknown[] | undefined,
-    closing: readonly PipelineStatement[],
-  ): Promise<pg.QueryResult<R>> {
+  async last<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
     let result: pg.QueryResult<R>;
     try {
-      result = await this.send<R>(text, values, closing);
+      result = await this.send<R>(text, values, true);
     } catch (error) {
       await this.end(false);
       throw error;
@@ -80,7 +97,7 @@ export class ScopedTransaction implements Transaction {
     return result;
   }
 
-  private async send<R extends pg.QueryResultRow>(text: string, values: readonly unknown[] | undefined, suffix: readonly PipelineStatement[]): Promise<pg.QueryResult<R>> {
+  private async send<R extends pg.QueryResultRow>(text: string, values: readonly unknown[] | undefined, commit: boolean): Promise<pg.QueryResult<R>> {
     if (this.state === 'closed') {
       throw new TransactionStateError('TRANSACTION_CLOSED', 'the transaction has ended; run queries inside its function');
     }
@@ -88,18 +105,20 @@ export class ScopedTransaction implements Transaction {
       throw new TransactionStateError('TRANSACTION_ABORTED', 'an earlier statement failed; the transaction will roll back', { cause: this.failure });
     }
     assertStatementAllowed(text);
-    const prefix = this.begun ? [] : this.opening;
-    this.begun = true;
+    const statements: Queued[] = [...this.queued.splice(0), { text, values, wantResult: true }];
     const client = await this.connection();
     const cache = this.cacheOf(client);
-    // Parameterized opening statements (set_config) are prepared like the caller's statement.
-    const plans = [...prefix.map((s) => ({ ...s, wantResult: false })), { text, values, wantResult: true }].map((s) =>
-      cache && (s.wantResult || s.values !== undefined) ? cache.plan(s.text, s.values, s.wantResult) : { statement: s, parsed: null },
-    );
+    // The caller's statements and the parameterized opening ones (set_config) are prepared;
+    // BEGIN and SET LOCAL are not.
+    const plans = statements.map((s) => (cache && (s.wantResult || s.values !== undefined) ? cache.plan(s.text, s.values, s.wantResult === true) : { statement: s, parsed: null }));
+    const closing = commit && this.explicit ? [{ text: 'COMMIT' }] : [];
     try {
-      const outcome = await this.run(client, [...plans.map((p) => p.statement), ...suffix], cache?.takeEvicted());
+      const { results } = await this.run(client, [...plans.map((p) => p.statement), ...closing], cache?.takeEvicted());
       for (const p of plans) if (p.parsed) cache?.settle(p.statement.text, true);
-      return outcome.results[0] as pg.QueryResult<R>;
+      // Results come back for the statements that want one, in order; the caller's is last.
+      const wanting = statements.filter((s) => s.wantResult);
+      wanting.forEach((s, i) => s.onResult?.(results[i]!));
+      return results[wanting.length - 1] as pg.QueryResult<R>;
     } catch (error) {
       for (const p of plans) if (p.parsed) cache?.settle(p.statement.text, false);
       this.state = 'aborted';
@@ -122,7 +141,7 @@ export class ScopedTransaction implements Transaction {
     let releaseError: Error | undefined;
     try {
       // Without BEGIN the statements ran in an implicit transaction that ended at their Sync.
-      if (!this.broken && this.opening.some((s) => s.text === 'BEGIN')) {
+      if (!this.broken && this.explicit) {
         await this.run(client, [{ text: commit && !aborted ? 'COMMIT' : 'ROLLBACK' }]);
       }
     } catch (error) {

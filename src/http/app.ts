@@ -4,14 +4,15 @@ import { cors } from 'hono/cors';
 import type { Logger } from 'pino';
 import type { Kernel } from '../db/kernel.js';
 import { TenantBusyError } from '../db/tenant-limiter.js';
-import { authenticate, authenticateAdmin } from './auth/authenticate.js';
+import { authenticateAdmin } from './auth/authenticate.js';
 import type { VerifiedUser } from './auth/jwt-verifier.js';
 import { problemFromError } from './database-errors.js';
 import { registerDocs } from './docs.js';
 import type { AppEnv } from './env.js';
-import { idempotency, IdempotentReplay } from './middleware/idempotency.js';
+import { IdempotentReplay } from './idempotency.js';
 import { jsonBody } from './middleware/json-body.js';
 import { requestContext } from './middleware/request-context.js';
+import { idempotencyLookup, tenantRequest } from './middleware/tenant-request.js';
 import { HttpProblem, problemResponse } from './problem.js';
 import { registerResource } from './resource.js';
 import { Problem } from './schemas.js';
@@ -27,7 +28,6 @@ import { tasks } from './routes/tasks.js';
 import { registerWebhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { webhookDestinationCheck, webhooks } from './routes/webhooks.js';
 import type { Resolve } from '../jobs/destination-guard.js';
-import { createTenantScope } from './tenant-scope.js';
 
 /** Every tenant resource, in the order of the OpenAPI document. */
 export const resources = [
@@ -75,12 +75,13 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
 
   app.use('*', requestContext(log));
   if (corsOrigins.length > 0) app.use('*', cors({ origin: [...corsOrigins], exposeHeaders: ['ETag', 'X-Request-Id', 'Location', 'Idempotent-Replayed'] }));
-  app.use('/v1/*', authenticate({ kernel, verifyJwt }));
+  app.use('/v1/*', tenantRequest({ kernel, verifyJwt, idempotencyTtlSeconds }));
   app.use('/admin/*', authenticateAdmin(adminToken));
   app.use('*', jsonBody({ limit: bodyLimit }));
-  // Network I/O (DNS) before any tenant transaction opens: it must never hold a pooled connection.
+  // Network I/O (DNS) before the request's first statement, which is what opens its tenant
+  // transaction: a lookup must never hold a pooled connection.
   app.use('/v1/webhooks/*', webhookDestinationCheck({ allowPrivate: allowPrivateDestinations, timeoutMs: webhookDnsTimeoutMs, resolve: resolveHost }));
-  app.use('/v1/*', idempotency({ kernel, ttlSeconds: idempotencyTtlSeconds }));
+  app.use('/v1/*', idempotencyLookup());
 
   const health = (path: string, summary: string, status: string) =>
     createRoute({
@@ -104,9 +105,8 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
     }
   });
 
-  const inTenant = createTenantScope(kernel);
-  for (const resource of resources) registerResource(app, inTenant, resource);
-  registerWebhookDeliveryRoutes(app, inTenant);
+  for (const resource of resources) registerResource(app, resource);
+  registerWebhookDeliveryRoutes(app);
   registerAdminRoutes(app, kernel);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

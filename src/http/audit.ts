@@ -1,5 +1,5 @@
 import type { Transaction } from '../db/kernel.js';
-import type { Principal } from './auth/principal.js';
+import type { RequestScope } from './request-scope.js';
 
 export interface Change {
   /** Audit action, e.g. "project.created". */
@@ -13,30 +13,49 @@ export interface Change {
   payload?: Record<string, unknown>;
 }
 
+/** Who made a change: the tenant, the actor as the audit log names it, and the request. */
+export interface ChangeAuthor {
+  tenantId: string;
+  actor: string;
+  requestId: string;
+}
+
 /**
- * Records a write inside its own transaction, in one statement: the audit entry and the
- * outbox events. No write without its entry and events, no event without its write.
+ * The one statement that records a write: its audit entry and its outbox events, in the
+ * write's own transaction. No write without its entry and events, no event without its write.
  */
-export async function recordChange(tx: Transaction, principal: Pick<Principal, 'tenantId' | 'actor'>, requestId: string, change: Change): Promise<void> {
-  await tx.query(
-    `with entry as (
+export function changeStatement(author: ChangeAuthor, change: Change): { text: string; values: unknown[] } {
+  return {
+    text: `with entry as (
        insert into audit_log (tenant_id, actor, action, entity_type, entity_id, changes, request_id)
        values ($1, $2, $3, $4, $5, $6, $7)
      )
      insert into outbox_events (tenant_id, type, entity_type, entity_id, payload)
      select $1, type, $4, $5, $8 from unnest($9::text[]) as type`,
-    [
-      principal.tenantId,
-      principal.actor,
+    values: [
+      author.tenantId,
+      author.actor,
       change.action,
       change.entityType,
       change.entityId,
       JSON.stringify(change.changes),
-      requestId,
+      author.requestId,
       JSON.stringify(change.payload ?? {}),
       change.events ?? [],
     ],
-  );
+  };
+}
+
+/** Records a write made in `tx` (a system transaction: admin API, CLI). */
+export async function recordChangeIn(tx: Transaction, author: ChangeAuthor, change: Change): Promise<void> {
+  const { text, values } = changeStatement(author, change);
+  await tx.query(text, values);
+}
+
+/** Records a request's write as its last statement, carrying the COMMIT. */
+export async function recordChange(scope: RequestScope, change: Change): Promise<void> {
+  const { text, values } = changeStatement(scope, change);
+  await scope.last(text, values);
 }
 
 /** The fields that changed between two versions of a row, as { field: { from, to } }. */

@@ -33,6 +33,10 @@ export function problemFromError(error: unknown): HttpProblem | null {
   }
   const db = error as DatabaseError;
   switch (db.code) {
+    case SQLSTATE.INSUFFICIENT_PRIVILEGE:
+      // A policy refused the write: the permission table held in the database (migration
+      // 0014), behind a handler that did not check it.
+      return new HttpProblem(403, 'FORBIDDEN', 'This action needs a permission the caller does not have');
     case SQLSTATE.FOREIGN_KEY_VIOLATION:
       // Another tenant's object is invisible, so a reference to it is simply not found.
       return new HttpProblem(422, 'REFERENCE_NOT_FOUND', 'A referenced object does not exist', undefined, [

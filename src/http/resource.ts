@@ -8,7 +8,7 @@ import { CURSOR_COLUMN, decodeCursor, encodeCursor } from './pagination.js';
 import { pathId } from './path-id.js';
 import { HttpProblem, notFound } from './problem.js';
 import { problemSchemas } from './schemas.js';
-import type { InTenant, Scope } from './tenant-scope.js';
+import type { RequestScope } from './request-scope.js';
 
 type Row = Record<string, unknown>;
 type ZodObject = z.ZodObject<z.ZodRawShape>;
@@ -42,11 +42,11 @@ export interface ResourceDefinition {
    * response only: a secret shown once, which is why such a response is never stored for an
    * Idempotency-Key replay. May throw HttpProblem.
    */
-  prepareCreate?: (body: Row, scope: Scope) => Promise<{ values: Row; extra?: Row }> | { values: Row; extra?: Row };
+  prepareCreate?: (body: Row, scope: RequestScope) => Promise<{ values: Row; extra?: Row }> | { values: Row; extra?: Row };
   /** Column values to update, from the validated body and the current row; may throw. */
-  prepareUpdate?: (body: Row, current: Row, scope: Scope) => Promise<Row> | Row;
+  prepareUpdate?: (body: Row, current: Row, scope: RequestScope) => Promise<Row> | Row;
   /** Checks before a delete; may throw. */
-  beforeDelete?: (current: Row, scope: Scope) => Promise<void> | void;
+  beforeDelete?: (current: Row, scope: RequestScope) => Promise<void> | void;
   /** Replaces the DELETE statement (e.g. API keys are revoked, not removed). */
   deleteSql?: string;
   /** Schema of the creation response when it differs (carries the extra fields). */
@@ -73,10 +73,12 @@ const etag = (row: Row) => (row.version === undefined ? undefined : `"${row.vers
 
 /**
  * Registers list, get, create, update and delete routes for one tenant table. Every handler
- * runs in the tenant's transaction; the tenant id is written from the credential, never
- * taken from the request; every write appends its audit entry in the same transaction.
+ * runs in the request's one tenant transaction (`c.var.scope`), authorizing first so that the
+ * database's principal check demands the route's permission; the tenant id is written from
+ * the credential, never taken from the request; every write appends its audit entry and
+ * events in the same transaction, as its last statement.
  */
-export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, def: ResourceDefinition): void {
+export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefinition): void {
   const fields = Object.keys(def.schema.shape);
   const versioned = def.versioned ?? true;
   const columns = [...fields, ...(versioned ? ['version'] : [])].map(quoteIdent).join(', ');
@@ -89,16 +91,17 @@ export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, d
   const json = (s: z.ZodType) => ({ 'application/json': { schema: s } });
   const errors = problemSchemas;
 
-  // The read is the transaction's last statement: it carries the COMMIT (one round trip less).
-  const readRow = async ({ tx }: Scope, id: string): Promise<Row> => {
-    const { rows } = await tx.queryAndCommit(`select ${columns} from ${table} where id = $1`, [id]);
+  // The read is the transaction's last statement: with the principal check ahead of it and the
+  // COMMIT behind it, the whole request is one round trip.
+  const readRow = async (scope: RequestScope, id: string): Promise<Row> => {
+    const { rows } = await scope.last(`select ${columns} from ${table} where id = $1`, [id]);
     if (!rows[0]) throw notFound();
     return rows[0];
   };
 
   // The row to change, locked until commit, and at the version the client saw (If-Match).
-  const lockForChange = async ({ tx }: Scope, id: string, expected: number | null): Promise<Row> => {
-    const { rows } = await tx.query(`select ${columns} from ${table} where id = $1 for update`, [id]);
+  const lockForChange = async (scope: RequestScope, id: string, expected: number | null): Promise<Row> => {
+    const { rows } = await scope.query(`select ${columns} from ${table} where id = $1 for update`, [id]);
     const current = rows[0];
     if (!current) throw notFound();
     if (expected !== null && current.version !== expected) throw new HttpProblem(412, 'VERSION_MISMATCH', 'The object changed since you read it; read it again');
@@ -127,31 +130,30 @@ export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, d
     }),
     async (c) => {
       const query = c.req.valid('query') as Record<string, unknown> & { limit: number; cursor?: string };
-      const body = await inTenant(c, def.read, async (scope) => {
-        const conditions: string[] = [];
-        const values: unknown[] = [];
-        for (const [key, filter] of Object.entries(def.filters ?? {})) {
-          if (query[key] === undefined) continue;
-          values.push(query[key]);
-          conditions.push(filter.sql(`$${values.length}`));
-        }
-        if (query.cursor) {
-          const cursor = decodeCursor(query.cursor);
-          values.push(cursor.createdAt, cursor.id);
-          conditions.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
-        }
-        values.push(query.limit + 1);
-        const where = conditions.length ? `where ${conditions.join(' and ')}` : '';
-        const { rows } = await scope.tx.queryAndCommit(
-          `select ${columns}, ${CURSOR_COLUMN} from ${table} ${where} order by created_at desc, id desc limit $${values.length}`,
-          values,
-        );
-        const page = rows.slice(0, query.limit);
-        const last = page[page.length - 1];
-        const more = rows.length > query.limit && last;
-        return { data: page.map(present), next_cursor: more ? encodeCursor({ createdAt: last._cursor as string, id: last.id as string }) : null };
-      });
-      return c.json(body, 200);
+      const scope = c.var.scope;
+      scope.authorize(def.read);
+      const conditions: string[] = [];
+      const values: unknown[] = [];
+      for (const [key, filter] of Object.entries(def.filters ?? {})) {
+        if (query[key] === undefined) continue;
+        values.push(query[key]);
+        conditions.push(filter.sql(`$${values.length}`));
+      }
+      if (query.cursor) {
+        const cursor = decodeCursor(query.cursor);
+        values.push(cursor.createdAt, cursor.id);
+        conditions.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
+      }
+      values.push(query.limit + 1);
+      const where = conditions.length ? `where ${conditions.join(' and ')}` : '';
+      const { rows } = await scope.last(
+        `select ${columns}, ${CURSOR_COLUMN} from ${table} ${where} order by created_at desc, id desc limit $${values.length}`,
+        values,
+      );
+      const page = rows.slice(0, query.limit);
+      const last = page[page.length - 1];
+      const more = rows.length > query.limit && last;
+      return c.json({ data: page.map(present), next_cursor: more ? encodeCursor({ createdAt: last._cursor as string, id: last.id as string }) : null }, 200);
     },
   );
 
@@ -167,7 +169,8 @@ export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, d
     }),
     async (c) => {
       const id = pathId(c);
-      const row = await inTenant(c, def.read, (scope) => readRow(scope, id));
+      c.var.scope.authorize(def.read);
+      const row = await readRow(c.var.scope, id);
       c.header('ETag', etag(row));
       return c.json(present(row), 200);
     },
@@ -187,29 +190,28 @@ export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, d
       }),
       async (c) => {
         const input = c.req.valid('json') as Row;
-        const created = await inTenant(c, def.write, async (scope) => {
-          const { values, extra = {} } = def.prepareCreate ? await def.prepareCreate(input, scope) : { values: input };
-          const keys = Object.keys(values);
-          const { rows } = await scope.tx.query(
-            `insert into ${table} (tenant_id${keys.map((k) => `, ${quoteIdent(k)}`).join('')})
-             values ($1${keys.map((_, i) => `, $${i + 2}`).join('')}) returning ${columns}`,
-            [scope.principal.tenantId, ...keys.map((k) => values[k])],
-          );
-          const row = rows[0]!;
-          await recordChange(scope.tx, scope.principal, scope.requestId, {
-            action: `${def.entity}.created`,
-            entityType: def.entity,
-            entityId: row.id as string,
-            changes: present(row),
-            events: events('created', null, row),
-            payload: present(row),
-          });
-          return { row, extra };
+        const scope = c.var.scope;
+        scope.authorize(def.write);
+        const { values, extra = {} } = def.prepareCreate ? await def.prepareCreate(input, scope) : { values: input };
+        const keys = Object.keys(values);
+        const { rows } = await scope.query(
+          `insert into ${table} (tenant_id${keys.map((k) => `, ${quoteIdent(k)}`).join('')})
+           values ($1${keys.map((_, i) => `, $${i + 2}`).join('')}) returning ${columns}`,
+          [scope.tenantId, ...keys.map((k) => values[k])],
+        );
+        const row = rows[0]!;
+        await recordChange(scope, {
+          action: `${def.entity}.created`,
+          entityType: def.entity,
+          entityId: row.id as string,
+          changes: present(row),
+          events: events('created', null, row),
+          payload: present(row),
         });
-        c.header('ETag', etag(created.row));
-        c.header('Location', `${c.req.path}/${created.row.id}`);
-        if (Object.keys(created.extra).length > 0) c.set('oneTimeSecret', true);
-        return c.json({ ...present(created.row), ...created.extra }, 201);
+        c.header('ETag', etag(row));
+        c.header('Location', `${c.req.path}/${row.id}`);
+        if (Object.keys(extra).length > 0) c.set('oneTimeSecret', true);
+        return c.json({ ...present(row), ...extra }, 201);
       },
     );
   }
@@ -230,28 +232,30 @@ export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, d
         const id = pathId(c);
         const expected = ifMatch(c);
         const input = c.req.valid('json') as Row;
-        const updated = await inTenant(c, def.write, async (scope) => {
-          const current = await lockForChange(scope, id, expected);
-          const values = def.prepareUpdate ? await def.prepareUpdate(input, current, scope) : input;
-          const keys = Object.keys(values);
-          if (keys.length === 0) return current;
-          const { rows } = await scope.tx.query(
-            `update ${table} set ${keys.map((k, i) => `${quoteIdent(k)} = $${i + 2}`).join(', ')} where id = $1 returning ${columns}`,
-            [id, ...keys.map((k) => values[k])],
-          );
-          const row = rows[0]!;
-          await recordChange(scope.tx, scope.principal, scope.requestId, {
-            action: `${def.entity}.updated`,
-            entityType: def.entity,
-            entityId: id,
-            changes: diff(current, row, fields),
-            events: events('updated', current, row),
-            payload: present(row),
-          });
-          return row;
+        const scope = c.var.scope;
+        scope.authorize(def.write);
+        const current = await lockForChange(scope, id, expected);
+        const values = def.prepareUpdate ? await def.prepareUpdate(input, current, scope) : input;
+        const keys = Object.keys(values);
+        if (keys.length === 0) {
+          c.header('ETag', etag(current));
+          return c.json(present(current), 200);
+        }
+        const { rows } = await scope.query(
+          `update ${table} set ${keys.map((k, i) => `${quoteIdent(k)} = $${i + 2}`).join(', ')} where id = $1 returning ${columns}`,
+          [id, ...keys.map((k) => values[k])],
+        );
+        const row = rows[0]!;
+        await recordChange(scope, {
+          action: `${def.entity}.updated`,
+          entityType: def.entity,
+          entityId: id,
+          changes: diff(current, row, fields),
+          events: events('updated', current, row),
+          payload: present(row),
         });
-        c.header('ETag', etag(updated));
-        return c.json(present(updated), 200);
+        c.header('ETag', etag(row));
+        return c.json(present(row), 200);
       },
     );
   }
@@ -270,18 +274,19 @@ export function registerResource(app: OpenAPIHono<AppEnv>, inTenant: InTenant, d
       async (c) => {
         const id = pathId(c);
         const expected = ifMatch(c);
-        await inTenant(c, def.write, async (scope) => {
-          const current = await lockForChange(scope, id, expected);
-          await def.beforeDelete?.(current, scope);
-          await scope.tx.query(def.deleteSql ?? `delete from ${table} where id = $1`, [id]);
-          await recordChange(scope.tx, scope.principal, scope.requestId, {
-            action: `${def.entity}.${def.deleteSql ? 'revoked' : 'deleted'}`,
-            entityType: def.entity,
-            entityId: id,
-            changes: { before: present(current) },
-            events: events('deleted', current, null),
-            payload: present(current),
-          });
+        const scope = c.var.scope;
+        scope.authorize(def.write);
+        const current = await lockForChange(scope, id, expected);
+        await def.beforeDelete?.(current, scope);
+        // The delete and its record need nothing from each other: one round trip.
+        scope.along(def.deleteSql ?? `delete from ${table} where id = $1`, [id]);
+        await recordChange(scope, {
+          action: `${def.entity}.${def.deleteSql ? 'revoked' : 'deleted'}`,
+          entityType: def.entity,
+          entityId: id,
+          changes: { before: present(current) },
+          events: events('deleted', current, null),
+          payload: present(current),
         });
         return c.body(null, 204);
       },

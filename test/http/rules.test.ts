@@ -305,7 +305,7 @@ describe('an unexpected failure', () => {
         log: pino(sink),
         kernel: {
           ...context.h.kernel,
-          withTenant: async () => {
+          holdTenant: () => {
             throw new TypeError("Cannot read properties of undefined (reading 'secret internals')");
           },
         },

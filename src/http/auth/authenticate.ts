@@ -5,6 +5,7 @@ import type { AppEnv } from '../env.js';
 import { HttpProblem } from '../problem.js';
 import { hashApiKey, isApiKey, isWellFormedApiKey } from './api-key.js';
 import type { VerifiedUser } from './jwt-verifier.js';
+import type { Credential } from './principal.js';
 
 const unauthenticated = (detail: string) => new HttpProblem(401, 'UNAUTHENTICATED', 'The credentials are missing or invalid', detail);
 
@@ -15,27 +16,23 @@ function bearer(c: Context): string {
 }
 
 /**
- * Tenant credentials: a JWT, or an API key resolved through the one SECURITY DEFINER
- * function made for it. The tenant comes from the credential alone; no header, path, query
- * or body field can name one.
+ * The tenant credential of a request: a JWT, or an API key resolved through the one SECURITY
+ * DEFINER function made for it. The tenant comes from the credential alone; no header, path,
+ * query or body field can name one.
  */
-export function authenticate({ kernel, verifyJwt }: { kernel: Kernel; verifyJwt: ((token: string) => Promise<VerifiedUser>) | null }): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const token = bearer(c);
-    if (isApiKey(token)) {
-      if (!isWellFormedApiKey(token)) throw unauthenticated('the API key is malformed');
-      const { rows } = await kernel.withoutTenant((tx) =>
-        tx.query<{ tenant_id: string; key_id: string; scopes: string[] }>('select tenant_id, key_id, scopes from rowguard.resolve_api_key($1)', [hashApiKey(token)]),
-      );
-      const key = rows[0];
-      if (!key) throw unauthenticated('the API key is unknown, revoked or expired');
-      c.set('credential', { kind: 'api_key', tenantId: key.tenant_id, keyId: key.key_id, scopes: key.scopes });
-    } else {
-      if (!verifyJwt) throw unauthenticated('token authentication is not configured on this server; use an API key');
-      c.set('credential', { kind: 'user', ...(await verifyJwt(token)) });
-    }
-    await next();
-  };
+export async function verifyCredential(c: Context, { kernel, verifyJwt }: { kernel: Kernel; verifyJwt: ((token: string) => Promise<VerifiedUser>) | null }): Promise<Credential> {
+  const token = bearer(c);
+  if (isApiKey(token)) {
+    if (!isWellFormedApiKey(token)) throw unauthenticated('the API key is malformed');
+    const { rows } = await kernel.queryWithoutTenant<{ tenant_id: string; key_id: string; scopes: string[] }>('select tenant_id, key_id, scopes from rowguard.resolve_api_key($1)', [
+      hashApiKey(token),
+    ]);
+    const key = rows[0];
+    if (!key) throw unauthenticated('the API key is unknown, revoked or expired');
+    return { kind: 'api_key', tenantId: key.tenant_id, keyId: key.key_id, scopes: key.scopes };
+  }
+  if (!verifyJwt) throw unauthenticated('token authentication is not configured on this server; use an API key');
+  return { kind: 'user', ...(await verifyJwt(token)) };
 }
 
 /** The admin API's own credential, compared in constant time. Without one configured, all is refused. */

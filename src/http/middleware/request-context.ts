@@ -21,15 +21,15 @@ export function requestContext(log: Logger): MiddlewareHandler<AppEnv> {
     const started = performance.now();
     await next();
     c.res.headers.set('X-Request-Id', requestId);
-    const credential = c.get('credential');
+    const scope = c.get('scope');
     requestLog.info(
       {
         method: c.req.method,
         route: c.req.routePath,
         status: c.res.status,
         ms: Math.round((performance.now() - started) * 10) / 10,
-        tenant: credential?.tenantId,
-        actor: c.get('principal')?.actor,
+        tenant: scope?.tenantId,
+        actor: scope?.actor,
       },
       'request',
     );

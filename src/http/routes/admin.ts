@@ -1,6 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Kernel, Transaction } from '../../db/kernel.js';
-import { recordChange } from '../audit.js';
+import { recordChangeIn } from '../audit.js';
 import type { AppEnv } from '../env.js';
 import { CURSOR_COLUMN, decodeCursor, encodeCursor } from '../pagination.js';
 import { pathId } from '../path-id.js';
@@ -90,9 +90,9 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, kernel: Kernel): v
             [tenant.id, body.owner.user_id, body.owner.email, body.owner.display_name ?? null],
           )
         ).rows[0]!;
-        const scope = { ...ADMIN, tenantId: tenant.id as string };
-        await recordChange(tx, scope, requestId, { action: 'tenant.created', entityType: 'tenant', entityId: tenant.id as string, changes: { name: body.name } });
-        await recordChange(tx, scope, requestId, { action: 'member.created', entityType: 'member', entityId: owner.id as string, changes: owner, events: ['member.added'], payload: owner });
+        const author = { ...ADMIN, tenantId: tenant.id as string, requestId };
+        await recordChangeIn(tx, author, { action: 'tenant.created', entityType: 'tenant', entityId: tenant.id as string, changes: { name: body.name } });
+        await recordChangeIn(tx, author, { action: 'member.created', entityType: 'member', entityId: owner.id as string, changes: owner, events: ['member.added'], payload: owner });
         return { ...tenant, owner } as Record<string, unknown>;
       });
       c.header('Location', `/admin/tenants/${created.id}`);
@@ -167,7 +167,7 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, kernel: Kernel): v
           if (!before) throw notFound();
           if (before.status === status) throw new HttpProblem(409, 'ALREADY_' + status.toUpperCase(), `The tenant is already ${status}`);
           const updated = await setStatus(tx, id, status);
-          await recordChange(tx, { ...ADMIN, tenantId: id }, requestId, {
+          await recordChangeIn(tx, { ...ADMIN, tenantId: id, requestId }, {
             action: `tenant.${status}`,
             entityType: 'tenant',
             entityId: id,

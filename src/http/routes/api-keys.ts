@@ -37,9 +37,10 @@ export const apiKeys: ResourceDefinition = {
   events: (action) => [`api_key.${action === 'deleted' ? 'revoked' : action}`],
   // Revoked keys stay listed, with revoked_at, so the audit trail keeps its subject.
   deleteSql: 'update api_keys set revoked_at = now() where id = $1 and revoked_at is null',
-  prepareCreate: (body, { principal }) => {
+  // created_by is the entered member, filled by the database (migration 0014).
+  prepareCreate: (body) => {
     const { key, prefix, hash } = generateApiKey();
     const scopes = (body.scopes as string[]).includes('write') ? ['read', 'write'] : ['read'];
-    return { values: { name: body.name, scopes, expires_at: body.expires_at ?? null, prefix, key_hash: hash, created_by: principal.memberId ?? null }, extra: { key } };
+    return { values: { name: body.name, scopes, expires_at: body.expires_at ?? null, prefix, key_hash: hash }, extra: { key } };
   },
 };

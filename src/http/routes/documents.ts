@@ -22,5 +22,4 @@ export const documents: ResourceDefinition = {
   read: 'read',
   write: 'write',
   deletable: true,
-  prepareCreate: (body, { principal }) => ({ values: { ...body, created_by: principal.memberId ?? null } }),
 };

@@ -1,9 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { Transaction } from '../../db/kernel.js';
-import { authorize } from '../auth/principal.js';
 import { HttpProblem } from '../problem.js';
 import type { ResourceDefinition } from '../resource.js';
-import type { Scope } from '../tenant-scope.js';
 import { id, name, timestamp, updatedSince } from '../schemas.js';
 
 const role = z.enum(['owner', 'admin', 'member', 'viewer']);
@@ -53,20 +51,20 @@ export const members: ResourceDefinition = {
   write: 'manage',
   deletable: true,
   events: (action) => [{ created: 'member.added', updated: 'member.updated', deleted: 'member.removed' }[action]],
-  prepareCreate: (body, { principal }) => {
-    if (body.role === 'owner') authorize(principal, 'owner');
+  prepareCreate: (body, scope) => {
+    if (body.role === 'owner') scope.authorize('owner');
     return { values: body };
   },
   // Only an owner may change an owner in any field (role, status, name) or delete one, and
   // only an owner may make someone an owner.
-  prepareUpdate: async (body, current, { tx, principal }: Scope) => {
-    if (current.role === 'owner' || body.role === 'owner') authorize(principal, 'owner');
+  prepareUpdate: async (body, current, scope) => {
+    if (current.role === 'owner' || body.role === 'owner') scope.authorize('owner');
     const staysActiveOwner = (body.role ?? current.role) === 'owner' && (body.status ?? current.status) === 'active';
-    if (isActiveOwner(current) && !staysActiveOwner) await assertAnotherOwner(tx, current.id as string);
+    if (isActiveOwner(current) && !staysActiveOwner) await assertAnotherOwner(scope, current.id as string);
     return body;
   },
-  beforeDelete: async (current, { tx, principal }) => {
-    if (current.role === 'owner') authorize(principal, 'owner');
-    if (isActiveOwner(current)) await assertAnotherOwner(tx, current.id as string);
+  beforeDelete: async (current, scope) => {
+    if (current.role === 'owner') scope.authorize('owner');
+    if (isActiveOwner(current)) await assertAnotherOwner(scope, current.id as string);
   },
 };

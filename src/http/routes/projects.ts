@@ -24,5 +24,4 @@ export const projects: ResourceDefinition = {
   read: 'read',
   write: 'write',
   deletable: true,
-  prepareCreate: (body, { principal }) => ({ values: { ...body, created_by: principal.memberId ?? null } }),
 };

@@ -6,7 +6,7 @@ import { CURSOR_COLUMN, decodeCursor, encodeCursor } from '../pagination.js';
 import { pathId } from '../path-id.js';
 import { HttpProblem, notFound } from '../problem.js';
 import { id, problemSchemas, timestamp } from '../schemas.js';
-import type { InTenant, Scope } from '../tenant-scope.js';
+import type { RequestScope } from '../request-scope.js';
 import { newWebhookSecret } from './webhooks.js';
 
 const Attempt = z.object({ attempt: z.number().int(), status_code: z.number().int().nullable(), latency_ms: z.number().int(), error: z.string().nullable(), created_at: timestamp });
@@ -27,14 +27,14 @@ const security = [{ bearer: [] }];
 const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
 const param = (name: string) => z.string().openapi({ param: { name, in: 'path' }, format: 'uuid' });
 
-async function endpoint({ tx }: Scope, webhookId: string): Promise<{ enabled: boolean }> {
-  const { rows } = await tx.query<{ enabled: boolean }>('select enabled from webhooks where id = $1', [webhookId]);
+async function endpoint(scope: RequestScope, webhookId: string): Promise<{ enabled: boolean }> {
+  const { rows } = await scope.query<{ enabled: boolean }>('select enabled from webhooks where id = $1', [webhookId]);
   if (!rows[0]) throw notFound();
   return rows[0];
 }
 
 /** Deliveries of an endpoint with every attempt, a test ping, a retry by hand, and secret rotation. */
-export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>, inTenant: InTenant): void {
+export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(
     createRoute({
       method: 'get',
@@ -55,35 +55,34 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>, inTenant
     async (c) => {
       const webhookId = pathId(c);
       const query = c.req.valid('query');
-      const page = await inTenant(c, 'manage', async (scope) => {
-        await endpoint(scope, webhookId);
-        const values: unknown[] = [webhookId];
-        const conditions = ['webhook_id = $1'];
-        if (query.status) {
-          values.push(query.status);
-          conditions.push(`status = $${values.length}`);
-        }
-        if (query.cursor) {
-          const cursor = decodeCursor(query.cursor);
-          values.push(cursor.createdAt, cursor.id);
-          conditions.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
-        }
-        values.push(query.limit + 1);
-        const { rows } = await scope.tx.query(
-          `select d.id, d.event_id, d.event_type, d.status, d.delivered_at, d.created_at, ${CURSOR_COLUMN},
-                  coalesce((select json_agg(json_build_object('attempt', a.attempt, 'status_code', a.status_code, 'latency_ms', a.latency_ms,
-                                                              'error', a.error, 'created_at', a.created_at) order by a.attempt)
-                            from webhook_attempts a where a.tenant_id = d.tenant_id and a.delivery_id = d.id), '[]') as attempts
-           from webhook_deliveries d where ${conditions.join(' and ')}
-           order by created_at desc, id desc limit $${values.length}`,
-          values,
-        );
-        const data = rows.slice(0, query.limit);
-        const last = data[data.length - 1];
-        const next = rows.length > query.limit && last ? encodeCursor({ createdAt: last._cursor, id: last.id }) : null;
-        return { data: data.map(({ _cursor, ...rest }) => rest), next_cursor: next };
-      });
-      return c.json(page, 200);
+      const scope = c.var.scope;
+      scope.authorize('manage');
+      await endpoint(scope, webhookId);
+      const values: unknown[] = [webhookId];
+      const conditions = ['webhook_id = $1'];
+      if (query.status) {
+        values.push(query.status);
+        conditions.push(`status = $${values.length}`);
+      }
+      if (query.cursor) {
+        const cursor = decodeCursor(query.cursor);
+        values.push(cursor.createdAt, cursor.id);
+        conditions.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
+      }
+      values.push(query.limit + 1);
+      const { rows } = await scope.last(
+        `select d.id, d.event_id, d.event_type, d.status, d.delivered_at, d.created_at, ${CURSOR_COLUMN},
+                coalesce((select json_agg(json_build_object('attempt', a.attempt, 'status_code', a.status_code, 'latency_ms', a.latency_ms,
+                                                            'error', a.error, 'created_at', a.created_at) order by a.attempt)
+                          from webhook_attempts a where a.tenant_id = d.tenant_id and a.delivery_id = d.id), '[]') as attempts
+         from webhook_deliveries d where ${conditions.join(' and ')}
+         order by created_at desc, id desc limit $${values.length}`,
+        values,
+      );
+      const data = rows.slice(0, query.limit);
+      const last = data[data.length - 1];
+      const next = rows.length > query.limit && last ? encodeCursor({ createdAt: last._cursor, id: last.id }) : null;
+      return c.json({ data: data.map(({ _cursor, ...rest }) => rest), next_cursor: next }, 200);
     },
   );
 
@@ -99,20 +98,19 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>, inTenant
     }),
     async (c) => {
       const webhookId = pathId(c);
-      const eventId = await inTenant(c, 'manage', async (scope) => {
-        if (!(await endpoint(scope, webhookId)).enabled) throw new HttpProblem(409, 'ENDPOINT_DISABLED', 'Enable the endpoint before testing it');
-        // The app role may write the outbox but not read it, so the id is made here.
-        const event = randomUUID();
-        await scope.tx.query(
-          `with entry as (
-             insert into audit_log (tenant_id, actor, action, entity_type, entity_id, changes, request_id)
-             values ($1, $2, 'webhook.tested', 'webhook', $3, '{}', $4))
-           insert into outbox_events (id, tenant_id, type, entity_type, entity_id, webhook_id, payload)
-           values ($5, $1, 'webhook.ping', 'webhook', $3, $3, json_build_object('webhook_id', $3::uuid, 'message', 'ping'))`,
-          [scope.principal.tenantId, scope.principal.actor, webhookId, scope.requestId, event],
-        );
-        return event;
-      });
+      const scope = c.var.scope;
+      scope.authorize('manage');
+      if (!(await endpoint(scope, webhookId)).enabled) throw new HttpProblem(409, 'ENDPOINT_DISABLED', 'Enable the endpoint before testing it');
+      // The app role may write the outbox but not read it, so the id is made here.
+      const eventId = randomUUID();
+      await scope.last(
+        `with entry as (
+           insert into audit_log (tenant_id, actor, action, entity_type, entity_id, changes, request_id)
+           values ($1, $2, 'webhook.tested', 'webhook', $3, '{}', $4))
+         insert into outbox_events (id, tenant_id, type, entity_type, entity_id, webhook_id, payload)
+         values ($5, $1, 'webhook.ping', 'webhook', $3, $3, json_build_object('webhook_id', $3::uuid, 'message', 'ping'))`,
+        [scope.tenantId, scope.actor, webhookId, scope.requestId, eventId],
+      );
       return c.json({ event_id: eventId }, 202);
     },
   );
@@ -130,13 +128,13 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>, inTenant
     async (c) => {
       const webhookId = pathId(c);
       const deliveryId = pathId(c, 'deliveryId');
-      await inTenant(c, 'manage', async (scope) => {
-        const { rows } = await scope.tx.query<{ status: string }>('select status from webhook_deliveries where id = $1 and webhook_id = $2 for update', [deliveryId, webhookId]);
-        if (!rows[0]) throw notFound();
-        if (rows[0].status !== 'failed') throw new HttpProblem(409, 'NOT_FAILED', `Only failed deliveries can be retried; this one is ${rows[0].status}`);
-        await scope.tx.query(`update webhook_deliveries set status = 'pending', enqueued = false where id = $1`, [deliveryId]);
-        await recordChange(scope.tx, scope.principal, scope.requestId, { action: 'webhook_delivery.retried', entityType: 'webhook_delivery', entityId: deliveryId, changes: {} });
-      });
+      const scope = c.var.scope;
+      scope.authorize('manage');
+      const { rows } = await scope.query<{ status: string }>('select status from webhook_deliveries where id = $1 and webhook_id = $2 for update', [deliveryId, webhookId]);
+      if (!rows[0]) throw notFound();
+      if (rows[0].status !== 'failed') throw new HttpProblem(409, 'NOT_FAILED', `Only failed deliveries can be retried; this one is ${rows[0].status}`);
+      scope.along(`update webhook_deliveries set status = 'pending', enqueued = false where id = $1`, [deliveryId]);
+      await recordChange(scope, { action: 'webhook_delivery.retried', entityType: 'webhook_delivery', entityId: deliveryId, changes: {} });
       return c.body(null, 202);
     },
   );
@@ -154,16 +152,16 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>, inTenant
     async (c) => {
       const webhookId = pathId(c);
       const secret = newWebhookSecret();
-      const rotated = await inTenant(c, 'manage', async (scope) => {
-        const { rows } = await scope.tx.query<{ previous_secret_expires_at: Date }>(
-          `update webhooks set previous_secret = secret, previous_secret_expires_at = now() + interval '24 hours', secret = $2
-           where id = $1 returning previous_secret_expires_at`,
-          [webhookId, secret],
-        );
-        if (!rows[0]) throw notFound();
-        await recordChange(scope.tx, scope.principal, scope.requestId, { action: 'webhook.secret_rotated', entityType: 'webhook', entityId: webhookId, changes: {} });
-        return rows[0];
-      });
+      const scope = c.var.scope;
+      scope.authorize('manage');
+      const { rows } = await scope.query<{ previous_secret_expires_at: Date }>(
+        `update webhooks set previous_secret = secret, previous_secret_expires_at = now() + interval '24 hours', secret = $2
+         where id = $1 returning previous_secret_expires_at`,
+        [webhookId, secret],
+      );
+      const rotated = rows[0];
+      if (!rotated) throw notFound();
+      await recordChange(scope, { action: 'webhook.secret_rotated', entityType: 'webhook', entityId: webhookId, changes: {} });
       c.set('oneTimeSecret', true);
       return c.json({ secret, previous_secret_expires_at: rotated.previous_secret_expires_at.toISOString() }, 200);
     },
