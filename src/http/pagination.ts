@@ -1,3 +1,4 @@
+import { z } from '@hono/zod-openapi';
 import { isUuid } from '../db/tenant-id.js';
 import { HttpProblem } from './problem.js';
 
@@ -25,5 +26,39 @@ export function decodeCursor(value: string): Cursor {
   throw new HttpProblem(400, 'INVALID_CURSOR', 'The cursor is not one this API returned', undefined, [{ field: 'query.cursor', message: 'invalid cursor' }]);
 }
 
-/** SQL for the cursor column of a list query: created_at in UTC with all six fractional digits. */
-export const CURSOR_COLUMN = `to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "_cursor"`;
+/** The page parameters every list takes: at most 100 rows, 20 by default, and the cursor. */
+export const pageParams = {
+  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ description: 'Page size, at most 100' }),
+  cursor: z.string().max(200).optional().openapi({ description: 'next_cursor of the previous page' }),
+};
+
+/**
+ * Keyset pagination, newest first (created_at desc, id desc), for every list: resources,
+ * webhook deliveries and the admin lists. `keyset` adds its bind values after the caller's
+ * (the cursor's position, then limit + 1: one row more than the page tells whether another
+ * follows) and returns the condition and the ORDER BY … LIMIT to put in the query, with the
+ * cursor column to select; `pageOf` turns the rows into the page.
+ */
+export function keyset(page: { limit: number; cursor?: string }, values: unknown[], alias = ''): { after: string | null; column: string; orderAndLimit: string } {
+  let after: string | null = null;
+  if (page.cursor) {
+    const position = decodeCursor(page.cursor);
+    values.push(position.createdAt, position.id);
+    after = `(${alias}created_at, ${alias}id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`;
+  }
+  values.push(page.limit + 1);
+  return {
+    after,
+    // created_at in UTC with all six fractional digits: the position, exactly.
+    column: `to_char(${alias}created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "_cursor"`,
+    orderAndLimit: `order by ${alias}created_at desc, ${alias}id desc limit $${values.length}`,
+  };
+}
+
+/** The page of `rows` (read with `keyset`), without the cursor column, and the next cursor. */
+export function pageOf<T extends Record<string, unknown>>(rows: T[], limit: number, idOf: (row: T) => unknown = (row) => row.id): { data: Omit<T, '_cursor'>[]; next_cursor: string | null } {
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  const next = rows.length > limit && last ? encodeCursor({ createdAt: last._cursor as string, id: idOf(last) as string }) : null;
+  return { data: page.map(({ _cursor, ...rest }) => rest), next_cursor: next };
+}

@@ -1,10 +1,10 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { quoteIdent } from '../db/quote.js';
 import type { Permission } from './auth/principal.js';
 import { diff, recordChange } from './audit.js';
 import type { AppEnv } from './env.js';
-import { CURSOR_COLUMN, decodeCursor, encodeCursor } from './pagination.js';
+import { pageOf, pageParams } from './pagination.js';
+import { ResourceSql } from './resource-sql.js';
 import { pathId } from './path-id.js';
 import { HttpProblem, notFound } from './problem.js';
 import { problemSchemas } from './schemas.js';
@@ -19,7 +19,12 @@ export interface Filter {
   sql: (param: string) => string;
 }
 
-export interface ResourceDefinition {
+/**
+ * One tenant table as a REST resource. Generic over its zod schemas, so that the hooks get
+ * the validated body (`z.infer` of create/update) and the stored row (`z.infer` of schema)
+ * with their types: write one with `defineResource({ … })`.
+ */
+export interface ResourceDefinition<S extends ZodObject = ZodObject, C extends ZodObject = ZodObject, U extends ZodObject = ZodObject> {
   /** URL path, e.g. "/projects". */
   path: string;
   table: string;
@@ -27,11 +32,11 @@ export interface ResourceDefinition {
   entity: string;
   tag: string;
   /** Public representation; its keys are the columns read. */
-  schema: ZodObject;
+  schema: S;
   /** Body of POST; omit for read-only resources. */
-  create?: ZodObject;
+  create?: C;
   /** Body of PATCH (every field optional); omit when objects cannot change. */
-  update?: ZodObject;
+  update?: U;
   filters?: Record<string, Filter>;
   read: Permission;
   write: Permission;
@@ -42,11 +47,11 @@ export interface ResourceDefinition {
    * response only: a secret shown once, which is why such a response is never stored for an
    * Idempotency-Key replay. May throw HttpProblem.
    */
-  prepareCreate?: (body: Row, scope: RequestScope) => Promise<{ values: Row; extra?: Row }> | { values: Row; extra?: Row };
+  prepareCreate?: (body: z.infer<C>, scope: RequestScope) => Promise<{ values: Row; extra?: Row }> | { values: Row; extra?: Row };
   /** Column values to update, from the validated body and the current row; may throw. */
-  prepareUpdate?: (body: Row, current: Row, scope: RequestScope) => Promise<Row> | Row;
+  prepareUpdate?: (body: z.infer<U>, current: z.infer<S>, scope: RequestScope) => Promise<Row> | Row;
   /** Checks before a delete; may throw. */
-  beforeDelete?: (current: Row, scope: RequestScope) => Promise<void> | void;
+  beforeDelete?: (current: z.infer<S>, scope: RequestScope) => Promise<void> | void;
   /** Replaces the DELETE statement (e.g. API keys are revoked, not removed). */
   deleteSql?: string;
   /** Schema of the creation response when it differs (carries the extra fields). */
@@ -54,8 +59,12 @@ export interface ResourceDefinition {
   /** The table has a version column (ETag, If-Match); default true. */
   versioned?: boolean;
   /** Outbox event types for a write; default ["<entity>.<action>"]. */
-  events?: (action: 'created' | 'updated' | 'deleted', before: Row | null, after: Row | null) => string[];
+  events?: (action: 'created' | 'updated' | 'deleted', before: z.infer<S> | null, after: z.infer<S> | null) => string[];
 }
+
+/** A resource with its hooks typed by its schemas, as the list of resources holds it. */
+export const defineResource = <S extends ZodObject, C extends ZodObject = ZodObject, U extends ZodObject = ZodObject>(definition: ResourceDefinition<S, C, U>) =>
+  definition as unknown as ResourceDefinition;
 
 const idParam = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' }, format: 'uuid' }) });
 const security = [{ bearer: [] }];
@@ -80,9 +89,7 @@ const etag = (row: Row) => (row.version === undefined ? undefined : `"${row.vers
  */
 export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefinition): void {
   const fields = Object.keys(def.schema.shape);
-  const versioned = def.versioned ?? true;
-  const columns = [...fields, ...(versioned ? ['version'] : [])].map(quoteIdent).join(', ');
-  const table = quoteIdent(def.table);
+  const sql = new ResourceSql(def.table, fields, def.versioned ?? true);
   const name = def.entity[0]!.toUpperCase() + def.entity.slice(1);
   const schema = def.schema.openapi(name);
   const present = (row: Row) => Object.fromEntries(fields.map((f) => [f, row[f]]));
@@ -94,15 +101,16 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
   // The read is the transaction's last statement: with the principal check ahead of it and the
   // COMMIT behind it, the whole request is one round trip.
   const readRow = async (scope: RequestScope, id: string): Promise<Row> => {
-    const { rows } = await scope.last(`select ${columns} from ${table} where id = $1`, [id]);
+    const { text, values } = sql.byId(id);
+    const { rows } = await scope.last(text, values);
     if (!rows[0]) throw notFound();
     return rows[0];
   };
 
   // The row to change, locked until commit, and at the version the client saw (If-Match).
   const lockForChange = async (scope: RequestScope, id: string, expected: number | null): Promise<Row> => {
-    const { rows } = await scope.query(`select ${columns} from ${table} where id = $1 for update`, [id]);
-    const current = rows[0];
+    const { text, values } = sql.byId(id, { forUpdate: true });
+    const current = (await scope.query(text, values)).rows[0];
     if (!current) throw notFound();
     if (expected !== null && current.version !== expected) throw new HttpProblem(412, 'VERSION_MISMATCH', 'The object changed since you read it; read it again');
     return current;
@@ -111,8 +119,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
   // List: newest first, cursor pagination, filters.
   const filterShape = Object.fromEntries(Object.entries(def.filters ?? {}).map(([key, f]) => [key, f.schema.optional()]));
   const listQuery = z.object({
-    limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ description: 'Page size, at most 100' }),
-    cursor: z.string().max(200).optional().openapi({ description: 'next_cursor of the previous page' }),
+    ...pageParams,
     ...filterShape,
   });
   app.openapi(
@@ -132,28 +139,10 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
       const query = c.req.valid('query') as Record<string, unknown> & { limit: number; cursor?: string };
       const scope = c.var.scope;
       scope.authorize(def.read);
-      const conditions: string[] = [];
-      const values: unknown[] = [];
-      for (const [key, filter] of Object.entries(def.filters ?? {})) {
-        if (query[key] === undefined) continue;
-        values.push(query[key]);
-        conditions.push(filter.sql(`$${values.length}`));
-      }
-      if (query.cursor) {
-        const cursor = decodeCursor(query.cursor);
-        values.push(cursor.createdAt, cursor.id);
-        conditions.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
-      }
-      values.push(query.limit + 1);
-      const where = conditions.length ? `where ${conditions.join(' and ')}` : '';
-      const { rows } = await scope.last(
-        `select ${columns}, ${CURSOR_COLUMN} from ${table} ${where} order by created_at desc, id desc limit $${values.length}`,
-        values,
-      );
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
-      const more = rows.length > query.limit && last;
-      return c.json({ data: page.map(present), next_cursor: more ? encodeCursor({ createdAt: last._cursor as string, id: last.id as string }) : null }, 200);
+      const conditions = Object.entries(def.filters ?? {}).flatMap(([key, filter]) => (query[key] === undefined ? [] : [{ sql: filter.sql, value: query[key] }]));
+      const { text, values } = sql.list(conditions, query);
+      const page = pageOf((await scope.last(text, values)).rows, query.limit);
+      return c.json({ data: page.data.map(present), next_cursor: page.next_cursor }, 200);
     },
   );
 
@@ -193,13 +182,8 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
         const scope = c.var.scope;
         scope.authorize(def.write);
         const { values, extra = {} } = def.prepareCreate ? await def.prepareCreate(input, scope) : { values: input };
-        const keys = Object.keys(values);
-        const { rows } = await scope.query(
-          `insert into ${table} (tenant_id${keys.map((k) => `, ${quoteIdent(k)}`).join('')})
-           values ($1${keys.map((_, i) => `, $${i + 2}`).join('')}) returning ${columns}`,
-          [scope.tenantId, ...keys.map((k) => values[k])],
-        );
-        const row = rows[0]!;
+        const insert = sql.insert(scope.tenantId, values);
+        const row = (await scope.query(insert.text, insert.values)).rows[0]!;
         await recordChange(scope, {
           action: `${def.entity}.created`,
           entityType: def.entity,
@@ -236,16 +220,12 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
         scope.authorize(def.write);
         const current = await lockForChange(scope, id, expected);
         const values = def.prepareUpdate ? await def.prepareUpdate(input, current, scope) : input;
-        const keys = Object.keys(values);
-        if (keys.length === 0) {
+        if (Object.keys(values).length === 0) {
           c.header('ETag', etag(current));
           return c.json(present(current), 200);
         }
-        const { rows } = await scope.query(
-          `update ${table} set ${keys.map((k, i) => `${quoteIdent(k)} = $${i + 2}`).join(', ')} where id = $1 returning ${columns}`,
-          [id, ...keys.map((k) => values[k])],
-        );
-        const row = rows[0]!;
+        const update = sql.update(id, values);
+        const row = (await scope.query(update.text, update.values)).rows[0]!;
         await recordChange(scope, {
           action: `${def.entity}.updated`,
           entityType: def.entity,
@@ -279,7 +259,8 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
         const current = await lockForChange(scope, id, expected);
         await def.beforeDelete?.(current, scope);
         // The delete and its record need nothing from each other: one round trip.
-        scope.along(def.deleteSql ?? `delete from ${table} where id = $1`, [id]);
+        const remove = sql.delete(id, def.deleteSql);
+        scope.along(remove.text, remove.values);
         await recordChange(scope, {
           action: `${def.entity}.${def.deleteSql ? 'revoked' : 'deleted'}`,
           entityType: def.entity,

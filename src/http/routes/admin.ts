@@ -2,7 +2,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Kernel, Transaction } from '../../db/kernel.js';
 import { recordChangeIn } from '../audit.js';
 import type { AppEnv } from '../env.js';
-import { CURSOR_COLUMN, decodeCursor, encodeCursor } from '../pagination.js';
+import { keyset, pageOf, pageParams } from '../pagination.js';
 import { pathId } from '../path-id.js';
 import { HttpProblem, notFound } from '../problem.js';
 import { id, name, problemSchemas, timestamp } from '../schemas.js';
@@ -25,24 +25,9 @@ const TenantStats = z
 const tags = ['Admin'];
 const security = [{ admin: [] }];
 const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
-const page = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20), cursor: z.string().max(200).optional() });
+const page = z.object(pageParams);
 const tenantColumns = 'id, name, status, created_at, updated_at';
 const ADMIN = { actor: 'admin' };
-
-/** Keyset pagination over tenants (newest first), shared by the list and the report. */
-function pageOf<T extends { _cursor?: unknown; id?: unknown; tenant_id?: unknown }>(rows: T[], limit: number) {
-  const data = rows.slice(0, limit);
-  const last = data[data.length - 1];
-  const next = rows.length > limit && last ? encodeCursor({ createdAt: last._cursor as string, id: (last.id ?? last.tenant_id) as string }) : null;
-  return { data: data.map(({ _cursor, ...rest }) => rest), next_cursor: next };
-}
-
-function cursorCondition(cursor: string | undefined, values: unknown[], alias = ''): string {
-  if (!cursor) return 'true';
-  const position = decodeCursor(cursor);
-  values.push(position.createdAt, position.id);
-  return `(${alias}created_at, ${alias}id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`;
-}
 
 async function setStatus(tx: Transaction, id: string, status: 'active' | 'suspended') {
   const { rows } = await tx.query(`update tenants set status = $2 where id = $1 returning ${tenantColumns}`, [id, status]);
@@ -114,16 +99,14 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, kernel: Kernel): v
       const query = c.req.valid('query');
       const result = await kernel.asSystem(async (tx) => {
         const values: unknown[] = [];
-        const conditions = [cursorCondition(query.cursor, values)];
+        const conditions = ['true'];
         if (query.status) {
           values.push(query.status);
           conditions.push(`status = $${values.length}`);
         }
-        values.push(query.limit + 1);
-        const { rows } = await tx.query(
-          `select ${tenantColumns}, ${CURSOR_COLUMN} from tenants where ${conditions.join(' and ')} order by created_at desc, id desc limit $${values.length}`,
-          values,
-        );
+        const page = keyset(query, values);
+        if (page.after) conditions.push(page.after);
+        const { rows } = await tx.query(`select ${tenantColumns}, ${page.column} from tenants where ${conditions.join(' and ')} ${page.orderAndLimit}`, values);
         return pageOf(rows, query.limit);
       });
       return c.json(result, 200);
@@ -194,8 +177,7 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, kernel: Kernel): v
       const query = c.req.valid('query');
       const result = await kernel.asSystem(async (tx) => {
         const values: unknown[] = [];
-        const condition = cursorCondition(query.cursor, values, 't.');
-        values.push(query.limit + 1);
+        const page = keyset(query, values, 't.');
         // Each count reads one tenant's slice of an index that leads with tenant_id.
         const { rows } = await tx.query(
           `select t.id as tenant_id, t.name, t.status,
@@ -204,12 +186,12 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, kernel: Kernel): v
                   (select count(*) from tasks k where k.tenant_id = t.id) as tasks,
                   (select count(*) from invoices i where i.tenant_id = t.id) as invoices,
                   greatest((select max(a.created_at) from audit_log a where a.tenant_id = t.id), t.updated_at) as last_activity,
-                  to_char(t.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "_cursor"
-           from tenants t where ${condition}
-           order by t.created_at desc, t.id desc limit $${values.length}`,
+                  ${page.column}
+           from tenants t where ${page.after ?? 'true'}
+           ${page.orderAndLimit}`,
           values,
         );
-        return pageOf(rows, query.limit);
+        return pageOf(rows, query.limit, (row) => row.tenant_id);
       });
       return c.json(result, 200);
     },

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { generateApiKey } from '../auth/api-key.js';
-import type { ResourceDefinition } from '../resource.js';
+import { defineResource } from '../resource.js';
 import { id, name, timestamp } from '../schemas.js';
 
 const scope = z.enum(['read', 'write']);
@@ -18,7 +18,7 @@ const schema = z.object({
   updated_at: timestamp,
 });
 
-export const apiKeys: ResourceDefinition = {
+export const apiKeys = defineResource({
   path: '/v1/api-keys',
   table: 'api_keys',
   entity: 'api_key',
@@ -40,7 +40,7 @@ export const apiKeys: ResourceDefinition = {
   // created_by is the entered member, filled by the database (migration 0014).
   prepareCreate: (body) => {
     const { key, prefix, hash } = generateApiKey();
-    const scopes = (body.scopes as string[]).includes('write') ? ['read', 'write'] : ['read'];
+    const scopes = body.scopes.includes('write') ? ['read', 'write'] : ['read'];
     return { values: { name: body.name, scopes, expires_at: body.expires_at ?? null, prefix, key_hash: hash }, extra: { key } };
   },
-};
+});

@@ -1,9 +1,9 @@
 import { z } from '@hono/zod-openapi';
-import type { ResourceDefinition } from '../resource.js';
+import { defineResource } from '../resource.js';
 import { id, timestamp } from '../schemas.js';
 
 /** Read-only: entries are written by the API itself, in the transaction of each write. */
-export const auditLog: ResourceDefinition = {
+export const auditLog = defineResource({
   path: '/v1/audit-log',
   table: 'audit_log',
   entity: 'audit_entry',
@@ -26,4 +26,4 @@ export const auditLog: ResourceDefinition = {
   read: 'manage',
   write: 'manage',
   versioned: false,
-};
+});

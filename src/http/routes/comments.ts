@@ -1,11 +1,11 @@
 import { z } from '@hono/zod-openapi';
 import { HttpProblem } from '../problem.js';
-import type { ResourceDefinition } from '../resource.js';
+import { defineResource } from '../resource.js';
 import { id, timestamp, updatedSince } from '../schemas.js';
 
 const body = z.string().trim().min(1).max(10_000);
 
-export const comments: ResourceDefinition = {
+export const comments = defineResource({
   path: '/v1/comments',
   table: 'comments',
   entity: 'comment',
@@ -38,4 +38,4 @@ export const comments: ResourceDefinition = {
     }
     return { values: input };
   },
-};
+});

@@ -1,8 +1,8 @@
 import { z } from '@hono/zod-openapi';
-import type { ResourceDefinition } from '../resource.js';
+import { defineResource } from '../resource.js';
 import { id, name, timestamp, updatedSince } from '../schemas.js';
 
-export const documents: ResourceDefinition = {
+export const documents = defineResource({
   path: '/v1/documents',
   table: 'documents',
   entity: 'document',
@@ -22,4 +22,4 @@ export const documents: ResourceDefinition = {
   read: 'read',
   write: 'write',
   deletable: true,
-};
+});

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { HttpProblem } from '../problem.js';
-import type { ResourceDefinition } from '../resource.js';
+import { defineResource } from '../resource.js';
 import { date, id, name, timestamp, updatedSince } from '../schemas.js';
 
 const status = z.enum(['draft', 'sent', 'paid', 'void']);
@@ -23,7 +23,7 @@ function priced(items: z.infer<typeof lineInput>[]) {
 
 const editable = ['customer_name', 'customer_email', 'currency', 'line_items', 'due_date', 'number'];
 
-export const invoices: ResourceDefinition = {
+export const invoices = defineResource({
   path: '/v1/invoices',
   table: 'invoices',
   entity: 'invoice',
@@ -68,16 +68,16 @@ export const invoices: ResourceDefinition = {
   events: (action, before, after) =>
     action === 'updated' && before && after && before.status !== after.status ? ['invoice.updated', `invoice.${after.status}`] : [`invoice.${action}`],
   prepareCreate: (body) => ({
-    values: { ...body, ...priced(body.line_items as z.infer<typeof lineInput>[]) },
+    values: { ...body, ...priced(body.line_items) },
   }),
   prepareUpdate: (body, current) => {
     const values: Record<string, unknown> = { ...body };
-    const from = current.status as string;
+    const from = current.status;
     if (editable.some((field) => field in body) && from !== 'draft') {
       throw new HttpProblem(409, 'INVOICE_NOT_EDITABLE', `A ${from} invoice cannot be edited; only its status can change`);
     }
-    if (body.line_items) Object.assign(values, priced(body.line_items as z.infer<typeof lineInput>[]));
-    const to = body.status as string | undefined;
+    if (body.line_items) Object.assign(values, priced(body.line_items));
+    const to = body.status;
     if (to !== undefined && to !== from) {
       if (!TRANSITIONS[from]!.includes(to)) throw new HttpProblem(409, 'INVALID_TRANSITION', `An invoice cannot go from ${from} to ${to}`);
       if (to === 'sent') values.sent_at = new Date();
@@ -88,4 +88,4 @@ export const invoices: ResourceDefinition = {
   beforeDelete: (current) => {
     if (current.status !== 'draft') throw new HttpProblem(409, 'INVOICE_NOT_EDITABLE', 'Only draft invoices can be deleted; void it instead');
   },
-};
+});

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { Transaction } from '../../db/kernel.js';
 import { HttpProblem } from '../problem.js';
-import type { ResourceDefinition } from '../resource.js';
+import { defineResource } from '../resource.js';
 import { id, name, timestamp, updatedSince } from '../schemas.js';
 
 const role = z.enum(['owner', 'admin', 'member', 'viewer']);
@@ -23,7 +23,7 @@ async function assertAnotherOwner(tx: Transaction, memberId: string): Promise<vo
 
 const isActiveOwner = (row: Record<string, unknown>) => row.role === 'owner' && row.status === 'active';
 
-export const members: ResourceDefinition = {
+export const members = defineResource({
   path: '/v1/members',
   table: 'team_members',
   entity: 'member',
@@ -60,11 +60,11 @@ export const members: ResourceDefinition = {
   prepareUpdate: async (body, current, scope) => {
     if (current.role === 'owner' || body.role === 'owner') scope.authorize('owner');
     const staysActiveOwner = (body.role ?? current.role) === 'owner' && (body.status ?? current.status) === 'active';
-    if (isActiveOwner(current) && !staysActiveOwner) await assertAnotherOwner(scope, current.id as string);
+    if (isActiveOwner(current) && !staysActiveOwner) await assertAnotherOwner(scope, current.id);
     return body;
   },
   beforeDelete: async (current, scope) => {
     if (current.role === 'owner') scope.authorize('owner');
-    if (isActiveOwner(current)) await assertAnotherOwner(scope, current.id as string);
+    if (isActiveOwner(current)) await assertAnotherOwner(scope, current.id);
   },
-};
+});

@@ -1,10 +1,10 @@
 import { z } from '@hono/zod-openapi';
-import type { ResourceDefinition } from '../resource.js';
+import { defineResource } from '../resource.js';
 import { id, name, timestamp, updatedSince } from '../schemas.js';
 
 const status = z.enum(['active', 'archived']);
 
-export const projects: ResourceDefinition = {
+export const projects = defineResource({
   path: '/v1/projects',
   table: 'projects',
   entity: 'project',
@@ -24,4 +24,4 @@ export const projects: ResourceDefinition = {
   read: 'read',
   write: 'write',
   deletable: true,
-};
+});

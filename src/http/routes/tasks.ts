@@ -1,10 +1,10 @@
 import { z } from '@hono/zod-openapi';
-import type { ResourceDefinition } from '../resource.js';
+import { defineResource } from '../resource.js';
 import { date, id, name, timestamp, updatedSince } from '../schemas.js';
 
 const status = z.enum(['todo', 'in_progress', 'done']);
 
-export const tasks: ResourceDefinition = {
+export const tasks = defineResource({
   path: '/v1/tasks',
   table: 'tasks',
   entity: 'task',
@@ -45,4 +45,4 @@ export const tasks: ResourceDefinition = {
   read: 'read',
   write: 'write',
   deletable: true,
-};
+});

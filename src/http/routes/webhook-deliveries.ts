@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { recordChange } from '../audit.js';
 import type { AppEnv } from '../env.js';
-import { CURSOR_COLUMN, decodeCursor, encodeCursor } from '../pagination.js';
+import { keyset, pageOf, pageParams } from '../pagination.js';
 import { pathId } from '../path-id.js';
 import { HttpProblem, notFound } from '../problem.js';
 import { id, problemSchemas, timestamp } from '../schemas.js';
@@ -44,11 +44,7 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>): void {
       summary: 'Deliveries to this endpoint, newest first, with every attempt',
       request: {
         params: z.object({ id: param('id') }),
-        query: z.object({
-          limit: z.coerce.number().int().min(1).max(100).default(20),
-          cursor: z.string().max(200).optional(),
-          status: z.enum(['pending', 'delivered', 'failed']).optional(),
-        }),
+        query: z.object({ ...pageParams, status: z.enum(['pending', 'delivered', 'failed']).optional() }),
       },
       responses: { 200: { description: 'A page of deliveries', content: json(z.object({ data: z.array(Delivery), next_cursor: z.string().nullable() })) }, ...problemSchemas.readOne },
     }),
@@ -59,30 +55,23 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>): void {
       scope.authorize('manage');
       await endpoint(scope, webhookId);
       const values: unknown[] = [webhookId];
-      const conditions = ['webhook_id = $1'];
+      const conditions = ['d.webhook_id = $1'];
       if (query.status) {
         values.push(query.status);
-        conditions.push(`status = $${values.length}`);
+        conditions.push(`d.status = $${values.length}`);
       }
-      if (query.cursor) {
-        const cursor = decodeCursor(query.cursor);
-        values.push(cursor.createdAt, cursor.id);
-        conditions.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
-      }
-      values.push(query.limit + 1);
+      const page = keyset(query, values, 'd.');
+      if (page.after) conditions.push(page.after);
       const { rows } = await scope.last(
-        `select d.id, d.event_id, d.event_type, d.status, d.delivered_at, d.created_at, ${CURSOR_COLUMN},
+        `select d.id, d.event_id, d.event_type, d.status, d.delivered_at, d.created_at, ${page.column},
                 coalesce((select json_agg(json_build_object('attempt', a.attempt, 'status_code', a.status_code, 'latency_ms', a.latency_ms,
                                                             'error', a.error, 'created_at', a.created_at) order by a.attempt)
                           from webhook_attempts a where a.tenant_id = d.tenant_id and a.delivery_id = d.id), '[]') as attempts
          from webhook_deliveries d where ${conditions.join(' and ')}
-         order by created_at desc, id desc limit $${values.length}`,
+         ${page.orderAndLimit}`,
         values,
       );
-      const data = rows.slice(0, query.limit);
-      const last = data[data.length - 1];
-      const next = rows.length > query.limit && last ? encodeCursor({ createdAt: last._cursor, id: last.id }) : null;
-      return c.json({ data: data.map(({ _cursor, ...rest }) => rest), next_cursor: next }, 200);
+      return c.json(pageOf(rows, query.limit), 200);
     },
   );
 

@@ -4,7 +4,7 @@ import type { MiddlewareHandler } from 'hono';
 import { DestinationError, resolvePublicAddress, type Resolve } from '../../jobs/destination-guard.js';
 import type { AppEnv } from '../env.js';
 import { HttpProblem } from '../problem.js';
-import type { ResourceDefinition } from '../resource.js';
+import { defineResource } from '../resource.js';
 import { id, timestamp, updatedSince } from '../schemas.js';
 
 const url = z
@@ -66,7 +66,7 @@ export function webhookDestinationCheck({ allowPrivate, timeoutMs, resolve }: De
   };
 }
 
-export const webhooks: ResourceDefinition = {
+export const webhooks = defineResource({
   path: '/v1/webhooks',
   table: 'webhooks',
   entity: 'webhook',
@@ -86,7 +86,7 @@ export const webhooks: ResourceDefinition = {
   write: 'manage',
   deletable: true,
   prepareCreate: (body) => {
-    const secret = (body.secret as string | undefined) ?? newWebhookSecret();
+    const secret = body.secret ?? newWebhookSecret();
     return { values: { ...body, secret }, extra: { secret } };
   },
-};
+});
