@@ -53,7 +53,7 @@ app.get('/bench/hello', (c) => c.text('hello'));
 const verifyJwt = createJwtVerifier({ secret });
 app.get('/bench/floor/projects/:id', async (c) => {
   const credential = await verifyCredential(c, { kernel, verifyJwt });
-  if (credential.kind !== 'user') throw new HttpProblem(403, 'NOT_A_MEMBER', 'Not a member');
+  if (credential.kind !== 'user') throw new HttpProblem('NOT_A_MEMBER');
   // The principal check of src/http/auth/principal.ts, with the tenant filter written out.
   const principal = await pool.query({
     name: 'floor_principal',
@@ -63,15 +63,15 @@ app.get('/bench/floor/projects/:id', async (c) => {
     values: [credential.tenantId, credential.userId],
   });
   const member = principal.rows[0];
-  if (!member?.member_id || member.member_status !== 'active') throw new HttpProblem(403, 'NOT_A_MEMBER', 'Not a member');
-  if (member.tenant_status !== 'active') throw new HttpProblem(403, 'TENANT_SUSPENDED', 'Suspended');
+  if (!member?.member_id || member.member_status !== 'active') throw new HttpProblem('NOT_A_MEMBER');
+  if (member.tenant_status !== 'active') throw new HttpProblem('TENANT_SUSPENDED');
   // The resource read of src/http/resource.ts, with the tenant filter written out.
   const { rows } = await pool.query({
     name: 'floor_get',
     text: 'select id, name, description, status, created_by, created_at, updated_at, version from projects_plain where tenant_id = $1 and id = $2',
     values: [credential.tenantId, c.req.param('id')],
   });
-  if (!rows[0]) throw new HttpProblem(404, 'NOT_FOUND', 'No such resource');
+  if (!rows[0]) throw new HttpProblem('NOT_FOUND');
   const { version, ...project } = rows[0];
   c.header('ETag', `"${version}"`);
   return c.json(project);

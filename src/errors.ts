@@ -1,27 +1,34 @@
 /**
- * Every error Rowguard raises on purpose carries a stable machine-readable `code`.
- * Callers branch on `code`, never on message text.
+ * Every error Rowguard raises on purpose carries a stable machine-readable `code`, one of
+ * these. Callers branch on `code`, never on message text. The README's table of kernel and
+ * command errors is this list (a test holds them together); the HTTP API's problems are
+ * src/http/problem.ts's PROBLEMS.
  */
-export type RowguardErrorCode =
-  | 'INVALID_TENANT_ID'
-  | 'TENANT_CONTEXT_MISSING'
-  | 'TRANSACTION_CLOSED'
-  | 'TRANSACTION_ABORTED'
-  | 'TRANSACTION_NOT_STARTED'
-  | 'STATEMENT_NOT_ALLOWED'
-  | 'UNSAFE_APP_ROLE'
-  | 'APP_URL_REQUIRED'
-  | 'CONFIG_INVALID'
-  | 'MIGRATION_CHANGED'
-  | 'MIGRATION_UNKNOWN'
-  | 'MIGRATION_FAILED'
-  | 'ROLE_SETUP_FAILED'
-  | 'EMBEDDED_POSTGRES_FAILED'
-  | 'DATABASE_UNAVAILABLE'
-  | 'DATABASE_UNREACHABLE'
-  | 'TENANT_TABLES_MISSING'
-  | 'PROBE_INCOMPLETE'
-  | 'TENANT_BUSY';
+export const ROWGUARD_ERROR_CODES = [
+  'INVALID_TENANT_ID',
+  'STATEMENT_NOT_ALLOWED',
+  'TRANSACTION_ABORTED',
+  'TRANSACTION_CLOSED',
+  'TRANSACTION_NOT_STARTED',
+  'TENANT_BUSY',
+  'UNSAFE_APP_ROLE',
+  'APP_URL_REQUIRED',
+  'MIGRATION_CHANGED',
+  'MIGRATION_UNKNOWN',
+  'MIGRATION_FAILED',
+  'ROLE_SETUP_FAILED',
+  'CONFIG_INVALID',
+  'TENANT_NOT_FOUND',
+  'LAST_OWNER',
+  'EMBEDDED_POSTGRES_FAILED',
+  'DATABASE_UNREACHABLE',
+  'TENANT_TABLES_MISSING',
+  'PROBE_INCOMPLETE',
+  'DESTINATION_NOT_ALLOWED',
+  'DELIVERY_FAILED',
+] as const;
+
+export type RowguardErrorCode = (typeof ROWGUARD_ERROR_CODES)[number];
 
 export class RowguardError extends Error {
   readonly code: RowguardErrorCode;
@@ -35,7 +42,7 @@ export class RowguardError extends Error {
 
 /** The tenant context was misused: bad id, no context, or a statement that would escape it. */
 export class TenantContextError extends RowguardError {
-  constructor(code: 'INVALID_TENANT_ID' | 'TENANT_CONTEXT_MISSING' | 'STATEMENT_NOT_ALLOWED', message: string) {
+  constructor(code: 'INVALID_TENANT_ID' | 'STATEMENT_NOT_ALLOWED', message: string) {
     super(code, message);
     this.name = 'TenantContextError';
   }

@@ -1,5 +1,6 @@
 import type { Kernel } from '../db/kernel.js';
 import { RowguardError } from '../errors.js';
+import { recordChangeIn } from '../http/audit.js';
 
 export type MemberRole = 'owner' | 'admin' | 'member' | 'viewer';
 
@@ -10,10 +11,10 @@ export type MemberRole = 'owner' | 'admin' | 'member' | 'viewer';
 export async function ensureMember(kernel: Kernel, tenantId: string, userId: string, role: MemberRole): Promise<void> {
   await kernel.asSystem(async (tx) => {
     const tenant = await tx.query('select 1 from tenants where id = $1 for update', [tenantId]);
-    if (!tenant.rowCount) throw new RowguardError('CONFIG_INVALID', `there is no tenant ${tenantId}`);
+    if (!tenant.rowCount) throw new RowguardError('TENANT_NOT_FOUND', `there is no tenant ${tenantId}`);
     const owners = await tx.query<{ user_id: string }>(`select user_id from team_members where tenant_id = $1 and role = 'owner' and status = 'active'`, [tenantId]);
     if (role !== 'owner' && owners.rows.length === 1 && owners.rows[0]!.user_id === userId) {
-      throw new RowguardError('CONFIG_INVALID', `${userId} is the tenant's last owner; make someone else owner first`);
+      throw new RowguardError('LAST_OWNER', `${userId} is the tenant's last owner; make someone else owner first`);
     }
     const { rows } = await tx.query<{ id: string; created: boolean }>(
       `insert into team_members (tenant_id, user_id, email, role) values ($1, $2, $3, $4)
@@ -21,10 +22,17 @@ export async function ensureMember(kernel: Kernel, tenantId: string, userId: str
        returning id, (xmax = 0) as created`,
       [tenantId, userId, `${userId}@users.invalid`, role],
     );
-    await tx.query(
-      `insert into audit_log (tenant_id, actor, action, entity_type, entity_id, changes) values ($1, 'cli', $2, 'member', $3, $4)`,
-      [tenantId, rows[0]!.created ? 'member.created' : 'member.updated', rows[0]!.id, JSON.stringify({ user_id: userId, role, status: 'active' })],
-    );
+    // Recorded like a change made through the API: the audit entry, and the member event webhooks receive.
+    const { id, created } = rows[0]!;
+    const member = { id, user_id: userId, role, status: 'active' };
+    await recordChangeIn(tx, { tenantId, actor: 'cli', requestId: null }, {
+      action: created ? 'member.created' : 'member.updated',
+      entityType: 'member',
+      entityId: id,
+      changes: { user_id: userId, role, status: 'active' },
+      events: [created ? 'member.added' : 'member.updated'],
+      payload: member,
+    });
   });
 }
 

@@ -69,7 +69,7 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
       if (result.success) return;
       const where = result.target === 'json' ? 'body' : result.target;
       const errors = result.error.issues.map((issue) => ({ field: [where, ...issue.path.map(String)].join('.'), message: issue.message }));
-      throw new HttpProblem(400, 'VALIDATION_FAILED', 'The request is not valid', undefined, errors);
+      throw new HttpProblem('VALIDATION_FAILED', undefined, errors);
     },
   });
 
@@ -101,7 +101,7 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
       return c.json({ status: 'ready' as const }, 200);
     } catch (error) {
       c.get('log').warn({ err: error }, 'not ready');
-      return problemResponse(c, new HttpProblem(503, 'NOT_READY', 'The database is not reachable or its migrations are not current')) as never;
+      return problemResponse(c, new HttpProblem('NOT_READY')) as never;
     }
   });
 
@@ -125,14 +125,14 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
   });
   registerDocs(app);
 
-  app.notFound((c) => problemResponse(c, new HttpProblem(404, 'NOT_FOUND', 'No such resource'), { requestId: c.get('requestId') }));
+  app.notFound((c) => problemResponse(c, new HttpProblem('NOT_FOUND'), { requestId: c.get('requestId') }));
 
   app.onError((error, c) => {
     if (error instanceof IdempotentReplay) return error.response();
     const requestId = c.get('requestId');
     const problem =
       problemFromError(error) ??
-      (error instanceof HTTPException && error.status < 500 ? new HttpProblem(error.status as 400, 'BAD_REQUEST', 'The request is not valid') : null);
+      (error instanceof HTTPException && error.status < 500 ? new HttpProblem('BAD_REQUEST') : null);
     if (problem) {
       if (problem.status >= 500) c.get('log')?.warn({ err: error, code: problem.code }, 'request failed');
       if (problem.status === 401) c.header('WWW-Authenticate', 'Bearer');
@@ -140,7 +140,7 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
       return problemResponse(c, problem, { requestId });
     }
     c.get('log')?.error({ err: error }, 'unhandled error');
-    return problemResponse(c, new HttpProblem(500, 'INTERNAL', 'Internal error; quote the request id when reporting it'), { requestId });
+    return problemResponse(c, new HttpProblem('INTERNAL'), { requestId });
   });
 
   return app;

@@ -17,7 +17,8 @@ export interface Change {
 export interface ChangeAuthor {
   tenantId: string;
   actor: string;
-  requestId: string;
+  /** The request it came from; null for a change made outside one (the CLI). */
+  requestId: string | null;
 }
 
 /**

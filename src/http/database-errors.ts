@@ -23,40 +23,40 @@ function fieldOf(error: DatabaseError): string {
 export function problemFromError(error: unknown): HttpProblem | null {
   if (error instanceof HttpProblem) return error;
   if (error instanceof TenantBusyError) {
-    return new HttpProblem(429, 'TENANT_BUSY', 'This tenant has too many requests in progress; retry after the time in Retry-After');
+    return new HttpProblem('TENANT_BUSY');
   }
   if (error instanceof RowguardError && error.code === 'INVALID_TENANT_ID') {
-    return new HttpProblem(401, 'UNAUTHENTICATED', 'The credentials do not name a valid tenant');
+    return new HttpProblem('UNAUTHENTICATED', 'The credentials do not name a valid tenant');
   }
   if (isConnectionFailure(error) || (error instanceof Error && /Connection terminated|not queryable|timeout exceeded when trying to connect/.test(error.message))) {
-    return new HttpProblem(503, 'DATABASE_UNAVAILABLE', 'The database is not reachable; retry later');
+    return new HttpProblem('DATABASE_UNAVAILABLE');
   }
   const db = error as DatabaseError;
   switch (db.code) {
     case SQLSTATE.INSUFFICIENT_PRIVILEGE:
       // A policy refused the write: the permission table held in the database (migration
       // 0014), behind a handler that did not check it.
-      return new HttpProblem(403, 'FORBIDDEN', 'This action needs a permission the caller does not have');
+      return new HttpProblem('FORBIDDEN');
     case SQLSTATE.FOREIGN_KEY_VIOLATION:
       // Another tenant's object is invisible, so a reference to it is simply not found.
-      return new HttpProblem(422, 'REFERENCE_NOT_FOUND', 'A referenced object does not exist', undefined, [
+      return new HttpProblem('REFERENCE_NOT_FOUND', undefined, [
         { field: fieldOf(db), message: 'no such object' },
       ]);
     case SQLSTATE.UNIQUE_VIOLATION:
-      return new HttpProblem(409, 'CONFLICT', 'An object with the same unique value exists', undefined, [{ field: fieldOf(db), message: 'already in use' }]);
+      return new HttpProblem('CONFLICT', undefined, [{ field: fieldOf(db), message: 'already in use' }]);
     case SQLSTATE.CHECK_VIOLATION:
-      return new HttpProblem(422, 'CONSTRAINT_VIOLATION', 'The values break a rule of this resource');
+      return new HttpProblem('CONSTRAINT_VIOLATION');
     case SQLSTATE.SERIALIZATION_FAILURE:
     case SQLSTATE.DEADLOCK_DETECTED:
-      return new HttpProblem(409, 'CONCURRENT_CHANGE', 'A concurrent request changed the same data; retry');
+      return new HttpProblem('CONCURRENT_CHANGE');
     case SQLSTATE.QUERY_CANCELED:
-      return new HttpProblem(503, 'TIMEOUT', 'The request took too long; retry later');
+      return new HttpProblem('TIMEOUT');
     case SQLSTATE.LOCK_NOT_AVAILABLE:
-      return new HttpProblem(503, 'LOCK_TIMEOUT', 'The data is locked by another operation; retry later');
+      return new HttpProblem('LOCK_TIMEOUT');
     default:
       // Class 22 is "data exception": a value the database could not take. Validation should
       // catch these first; this keeps any that slip through a client error, not a 500.
-      if (db.code?.startsWith('22')) return new HttpProblem(400, 'INVALID_VALUE', 'A value is out of range or malformed');
+      if (db.code?.startsWith('22')) return new HttpProblem('INVALID_VALUE');
       return null;
   }
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import type { HeldTransaction } from '../db/kernel.js';
 import type { Principal } from './auth/principal.js';
-import { HttpProblem } from './problem.js';
+import { HttpProblem, problemBody } from './problem.js';
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 const REPLAYED_HEADERS = ['content-type', 'etag', 'location'];
@@ -31,16 +31,10 @@ export class IdempotentReplay extends Error {
   response(): Response {
     const { status_code: status, response_body: body, response_headers: headers, secret_withheld: withheld } = this.stored;
     if (withheld) {
-      const problem = {
-        type: 'urn:rowguard:problem:idempotent-secret-not-replayed',
-        status: 409,
-        code: 'IDEMPOTENT_SECRET_NOT_REPLAYED',
-        title: 'This request already succeeded; the secret it returned is shown only once and was not stored',
-        detail: 'Revoke or rotate the credential it created, or use the one you received',
-      };
+      const problem = new HttpProblem('IDEMPOTENT_SECRET_NOT_REPLAYED', 'Revoke or rotate the credential it created, or use the one you received');
       const reply = new Headers({ 'content-type': 'application/problem+json' });
       if (headers.location) reply.set('location', headers.location);
-      return new Response(JSON.stringify(problem), { status: 409, headers: reply });
+      return new Response(problemBody(problem), { status: problem.status, headers: reply });
     }
     return new Response(status === 204 ? null : body, { status, headers: { ...headers, 'idempotent-replayed': 'true' } });
   }
@@ -73,7 +67,7 @@ export interface IdempotentRequest {
 export function idempotentRequest(c: Context, ttlSeconds: number, secretWithheld: () => boolean): IdempotentRequest | null {
   const key = c.req.header('idempotency-key');
   if (key === undefined || !['POST', 'PATCH', 'DELETE'].includes(c.req.method)) return null;
-  if (!KEY.test(key)) throw new HttpProblem(400, 'INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1–255 visible ASCII characters');
+  if (!KEY.test(key)) throw new HttpProblem('INVALID_IDEMPOTENCY_KEY');
   let fingerprint: Promise<string> | undefined;
   return {
     key,
@@ -113,9 +107,9 @@ export async function lookUpStoredResponse(tx: HeldTransaction, request: Idempot
      from idempotency_keys where principal = $1 and key = $2 and expires_at > now()`,
     [actor, request.key],
   );
-  if (!locked) throw new HttpProblem(409, 'IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still running; retry later');
+  if (!locked) throw new HttpProblem('IDEMPOTENCY_KEY_IN_USE');
   if (rows[0] && rows[0].fingerprint !== fingerprint) {
-    throw new HttpProblem(422, 'IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different request');
+    throw new HttpProblem('IDEMPOTENCY_KEY_REUSED');
   }
   return rows[0];
 }

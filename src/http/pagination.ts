@@ -23,7 +23,7 @@ export function decodeCursor(value: string): Cursor {
   } catch {
     // fall through
   }
-  throw new HttpProblem(400, 'INVALID_CURSOR', 'The cursor is not one this API returned', undefined, [{ field: 'query.cursor', message: 'invalid cursor' }]);
+  throw new HttpProblem('INVALID_CURSOR', undefined, [{ field: 'query.cursor', message: 'invalid cursor' }]);
 }
 
 /** The page parameters every list takes: at most 100 rows, 20 by default, and the cursor. */

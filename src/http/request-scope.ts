@@ -1,11 +1,10 @@
 import type pg from 'pg';
 import type { HeldTransaction } from '../db/kernel.js';
+import { SQLSTATE } from '../db/sqlstate.js';
 import { TransactionStateError } from '../errors.js';
 import { authorize, LEVEL, type Credential, type Permission, type Principal, type Role } from './auth/principal.js';
 import { IdempotentReplay, lookUpStoredResponse, type IdempotentRequest, type StoredResponse } from './idempotency.js';
 import { HttpProblem } from './problem.js';
-
-const forbidden = (code: string, title: string) => new HttpProblem(403, code, title);
 
 /**
  * A request's one tenant transaction, as handlers see it (`c.var.scope`). Nothing is sent
@@ -142,14 +141,12 @@ export class RequestScope {
   /** The database check's refusals (SQLSTATE RG001–RG003, migration 0014) as the API's 403s. */
   private problemOf(error: unknown): unknown {
     switch ((error as { code?: string }).code) {
-      case 'RG001':
-        return this.credential.kind === 'user'
-          ? forbidden('NOT_A_MEMBER', 'The user is not an active member of this tenant')
-          : forbidden('NOT_A_MEMBER', 'The key does not belong to an existing tenant');
-      case 'RG002':
-        return forbidden('TENANT_SUSPENDED', 'This tenant is suspended');
-      case 'RG003':
-        return forbidden('FORBIDDEN', `This action needs the ${this.needed} permission`);
+      case SQLSTATE.NOT_A_MEMBER:
+        return new HttpProblem('NOT_A_MEMBER', this.credential.kind === 'user' ? 'the user is not an active member of this tenant' : 'the key does not belong to an existing tenant');
+      case SQLSTATE.TENANT_SUSPENDED:
+        return new HttpProblem('TENANT_SUSPENDED');
+      case SQLSTATE.PERMISSION_BELOW_NEEDED:
+        return new HttpProblem('FORBIDDEN', `This action needs the ${this.needed} permission`);
       default:
         return error;
     }

@@ -74,7 +74,7 @@ function ifMatch(c: Context<AppEnv>): number | null {
   const header = c.req.header('if-match');
   if (header === undefined || header.trim() === '*') return null;
   const match = /^\s*(?:W\/)?"(\d{1,9})"\s*$/.exec(header);
-  if (!match) throw new HttpProblem(400, 'INVALID_IF_MATCH', 'If-Match must be an ETag this API returned');
+  if (!match) throw new HttpProblem('INVALID_IF_MATCH');
   return Number(match[1]);
 }
 
@@ -112,7 +112,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
     const { text, values } = sql.byId(id, { forUpdate: true });
     const current = (await scope.query(text, values)).rows[0];
     if (!current) throw notFound();
-    if (expected !== null && current.version !== expected) throw new HttpProblem(412, 'VERSION_MISMATCH', 'The object changed since you read it; read it again');
+    if (expected !== null && current.version !== expected) throw new HttpProblem('VERSION_MISMATCH');
     return current;
   };
 

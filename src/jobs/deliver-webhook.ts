@@ -1,3 +1,4 @@
+import { RowguardError } from '../errors.js';
 import type { Kernel } from '../db/kernel.js';
 import { postJson } from './post-json.js';
 import { webhookSignature } from './webhook-signature.js';
@@ -28,7 +29,12 @@ interface Delivery {
 }
 
 /** Thrown to have the job queue retry later, with backoff. */
-export class DeliveryFailed extends Error {}
+export class DeliveryFailed extends RowguardError {
+  constructor(message: string) {
+    super('DELIVERY_FAILED', message);
+    this.name = 'DeliveryFailed';
+  }
+}
 
 /**
  * One delivery attempt, inside the tenant's own scope: read the delivery and its endpoint,

@@ -1,3 +1,4 @@
+import { RowguardError } from '../errors.js';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 
@@ -104,9 +105,7 @@ export function isPublicAddress(address: string): boolean {
   return ipv6GlobalUnicast.check(canonical, 'ipv6') && !ipv6Blocked.check(canonical, 'ipv6');
 }
 
-export class DestinationError extends Error {
-  readonly code = 'DESTINATION_NOT_ALLOWED';
-
+export class DestinationError extends RowguardError {
   /**
    * `unresolved`: the name did not resolve (now); `timeout`: DNS did not answer in time;
    * `blocked`: it resolves somewhere internal. Messages name the host as given, never the
@@ -116,7 +115,8 @@ export class DestinationError extends Error {
     message: string,
     readonly reason: 'scheme' | 'unresolved' | 'timeout' | 'blocked',
   ) {
-    super(message);
+    super('DESTINATION_NOT_ALLOWED', message);
+    this.name = 'DestinationError';
   }
 }
 

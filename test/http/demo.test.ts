@@ -36,14 +36,18 @@ describe('rowguard token --role', () => {
     // FORBIDDEN, not NOT_A_MEMBER: carol is still an active member, only with less power.
     const refused = await context.h.call('POST', '/v1/projects', { token: carol, body: { name: 'x' } });
     expect([refused.status, refused.body.code]).toEqual([403, 'FORBIDDEN']);
-    // Both refusals share a code; the message tells which rule refused.
-    await expect(ensureMember(context.h.kernel, t.id, 'olive', 'viewer')).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: "olive is the tenant's last owner; make someone else owner first" });
+    // Each refusal has its own code.
+    await expect(ensureMember(context.h.kernel, t.id, 'olive', 'viewer')).rejects.toMatchObject({ code: 'LAST_OWNER', message: "olive is the tenant's last owner; make someone else owner first" });
     await expect(ensureMember(context.h.kernel, '00000000-0000-4000-8000-000000000000', 'x', 'admin')).rejects.toMatchObject({
-      code: 'CONFIG_INVALID',
+      code: 'TENANT_NOT_FOUND',
       message: 'there is no tenant 00000000-0000-4000-8000-000000000000',
     });
     const log = await context.h.call('GET', '/v1/audit-log?entity_type=member&limit=100', { token: t.token });
     expect(log.body.data.filter((e: { actor: string }) => e.actor === 'cli').map((e: { action: string }) => e.action)).toEqual(['member.updated', 'member.created']);
+    // And the events webhooks receive, as for a change made through the API.
+    const su = await context.db.superuserClient();
+    const { rows: events } = await su.query(`select type, payload->>'user_id' as user_id from outbox_events where tenant_id = $1 and entity_type = 'member' order by created_at, type`, [t.id]);
+    expect(events.filter((e) => e.user_id === 'carol').map((e) => e.type)).toEqual(['member.added', 'member.updated']);
   });
 });
 

@@ -7,7 +7,7 @@ import { hashApiKey, isApiKey, isWellFormedApiKey } from './api-key.js';
 import type { VerifiedUser } from './jwt-verifier.js';
 import type { Credential } from './principal.js';
 
-const unauthenticated = (detail: string) => new HttpProblem(401, 'UNAUTHENTICATED', 'The credentials are missing or invalid', detail);
+const unauthenticated = (detail: string) => new HttpProblem('UNAUTHENTICATED', detail);
 
 function bearer(c: Context): string {
   const match = /^Bearer +([^\s]+) *$/i.exec(c.req.header('authorization') ?? '');

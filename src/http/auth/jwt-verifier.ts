@@ -58,7 +58,7 @@ function hmacKeys(secret: string): JWTVerifyGetKey {
   };
 }
 
-const invalid = (detail: string) => new HttpProblem(401, 'UNAUTHENTICATED', 'The credentials are missing or invalid', detail);
+const invalid = (detail: string) => new HttpProblem('UNAUTHENTICATED', detail);
 
 /**
  * `typ` values of a token meant as an access token: plain JWT (RFC 7519) and RFC 9068's

@@ -27,6 +27,6 @@ export interface Principal {
 /** Throws 403 unless the principal holds at least `needed`. */
 export function authorize(principal: Principal, needed: Permission): void {
   if (LEVEL[principal.permission] < LEVEL[needed]) {
-    throw new HttpProblem(403, 'FORBIDDEN', `This action needs the ${needed} permission`);
+    throw new HttpProblem('FORBIDDEN', `This action needs the ${needed} permission`);
   }
 }

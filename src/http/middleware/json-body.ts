@@ -13,7 +13,7 @@ export function jsonBody({ limit }: { limit: number }): MiddlewareHandler<AppEnv
   const limited = bodyLimit({
     maxSize: limit,
     onError: () => {
-      throw new HttpProblem(413, 'PAYLOAD_TOO_LARGE', `The body is larger than ${limit} bytes`);
+      throw new HttpProblem('PAYLOAD_TOO_LARGE', `The body is larger than ${limit} bytes`);
     },
   });
   return async (c, next) => {
@@ -23,12 +23,12 @@ export function jsonBody({ limit }: { limit: number }): MiddlewareHandler<AppEnv
       // A body-less action (`curl -X POST …/suspend`) may still arrive with an empty chunked
       // body: read it (within the limit) and let it through when there is nothing in it.
       return limited(c, async () => {
-        if ((await c.req.text()).length > 0) throw new HttpProblem(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
+        if ((await c.req.text()).length > 0) throw new HttpProblem('UNSUPPORTED_MEDIA_TYPE');
         await next();
       });
     }
     if (!JSON_TYPE.test(c.req.header('content-type') ?? '')) {
-      throw new HttpProblem(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
+      throw new HttpProblem('UNSUPPORTED_MEDIA_TYPE');
     }
     return limited(c, async () => {
       let body: unknown;
@@ -36,10 +36,10 @@ export function jsonBody({ limit }: { limit: number }): MiddlewareHandler<AppEnv
         body = await c.req.json();
       } catch (error) {
         if (error instanceof HttpProblem) throw error;
-        throw new HttpProblem(400, 'MALFORMED_JSON', 'The body is not valid JSON');
+        throw new HttpProblem('MALFORMED_JSON');
       }
       if (!wellFormed(body)) {
-        throw new HttpProblem(400, 'MALFORMED_JSON', 'The body is not valid JSON', 'a string holds a lone UTF-16 surrogate (such as \\ud800), which no text column can store');
+        throw new HttpProblem('MALFORMED_JSON', 'a string holds a lone UTF-16 surrogate (such as \\ud800), which no text column can store');
       }
       await next();
     });

@@ -148,7 +148,7 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, kernel: Kernel): v
         const tenant = await kernel.asSystem(async (tx) => {
           const before = (await tx.query('select status from tenants where id = $1 for update', [id])).rows[0];
           if (!before) throw notFound();
-          if (before.status === status) throw new HttpProblem(409, 'ALREADY_' + status.toUpperCase(), `The tenant is already ${status}`);
+          if (before.status === status) throw new HttpProblem(status === 'active' ? 'ALREADY_ACTIVE' : 'ALREADY_SUSPENDED');
           const updated = await setStatus(tx, id, status);
           await recordChangeIn(tx, { ...ADMIN, tenantId: id, requestId }, {
             action: `tenant.${status}`,

@@ -32,7 +32,7 @@ export const comments = defineResource({
   // author_id is the entered member, filled by the database (migration 0014).
   prepareCreate: (input) => {
     if ((input.task_id === undefined) === (input.document_id === undefined)) {
-      throw new HttpProblem(400, 'VALIDATION_FAILED', 'The request is not valid', undefined, [
+      throw new HttpProblem('VALIDATION_FAILED', undefined, [
         { field: 'body.task_id', message: 'give exactly one of task_id and document_id' },
       ]);
     }

@@ -17,7 +17,7 @@ const TRANSITIONS: Record<string, readonly string[]> = { draft: ['sent', 'void']
 function priced(items: z.infer<typeof lineInput>[]) {
   const lines = items.map((item) => ({ ...item, amount: item.quantity * item.unit_amount }));
   const total = lines.reduce((sum, l) => sum + l.amount, 0);
-  if (!Number.isSafeInteger(total)) throw new HttpProblem(422, 'AMOUNT_TOO_LARGE', 'The invoice total is too large');
+  if (!Number.isSafeInteger(total)) throw new HttpProblem('AMOUNT_TOO_LARGE');
   return { line_items: JSON.stringify(lines), amount_total: total };
 }
 
@@ -74,18 +74,18 @@ export const invoices = defineResource({
     const values: Record<string, unknown> = { ...body };
     const from = current.status;
     if (editable.some((field) => field in body) && from !== 'draft') {
-      throw new HttpProblem(409, 'INVOICE_NOT_EDITABLE', `A ${from} invoice cannot be edited; only its status can change`);
+      throw new HttpProblem('INVOICE_NOT_EDITABLE', `A ${from} invoice cannot be edited; only its status can change`);
     }
     if (body.line_items) Object.assign(values, priced(body.line_items));
     const to = body.status;
     if (to !== undefined && to !== from) {
-      if (!TRANSITIONS[from]!.includes(to)) throw new HttpProblem(409, 'INVALID_TRANSITION', `An invoice cannot go from ${from} to ${to}`);
+      if (!TRANSITIONS[from]!.includes(to)) throw new HttpProblem('INVALID_TRANSITION', `An invoice cannot go from ${from} to ${to}`);
       if (to === 'sent') values.sent_at = new Date();
       if (to === 'paid') values.paid_at = new Date();
     }
     return values;
   },
   beforeDelete: (current) => {
-    if (current.status !== 'draft') throw new HttpProblem(409, 'INVOICE_NOT_EDITABLE', 'Only draft invoices can be deleted; void it instead');
+    if (current.status !== 'draft') throw new HttpProblem('INVOICE_NOT_EDITABLE', 'Only draft invoices can be deleted; void it instead');
   },
 });

@@ -17,7 +17,7 @@ async function assertAnotherOwner(tx: Transaction, memberId: string): Promise<vo
   await tx.query('select 1 from tenants for update');
   const { rows } = await tx.query<{ id: string }>(`select id from team_members where role = 'owner' and status = 'active'`);
   if (!rows.some((r) => r.id !== memberId)) {
-    throw new HttpProblem(409, 'LAST_OWNER', 'The last owner cannot be removed or demoted; make someone else owner first');
+    throw new HttpProblem('LAST_OWNER');
   }
 }
 

@@ -89,7 +89,7 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>): void {
       const webhookId = pathId(c);
       const scope = c.var.scope;
       scope.authorize('manage');
-      if (!(await endpoint(scope, webhookId)).enabled) throw new HttpProblem(409, 'ENDPOINT_DISABLED', 'Enable the endpoint before testing it');
+      if (!(await endpoint(scope, webhookId)).enabled) throw new HttpProblem('ENDPOINT_DISABLED');
       // The app role may write the outbox but not read it, so the id is made here.
       const eventId = randomUUID();
       await scope.last(
@@ -121,7 +121,7 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>): void {
       scope.authorize('manage');
       const { rows } = await scope.query<{ status: string }>('select status from webhook_deliveries where id = $1 and webhook_id = $2 for update', [deliveryId, webhookId]);
       if (!rows[0]) throw notFound();
-      if (rows[0].status !== 'failed') throw new HttpProblem(409, 'NOT_FAILED', `Only failed deliveries can be retried; this one is ${rows[0].status}`);
+      if (rows[0].status !== 'failed') throw new HttpProblem('NOT_FAILED', `Only failed deliveries can be retried; this one is ${rows[0].status}`);
       scope.along(`update webhook_deliveries set status = 'pending', enqueued = false where id = $1`, [deliveryId]);
       await recordChange(scope, { action: 'webhook_delivery.retried', entityType: 'webhook_delivery', entityId: deliveryId, changes: {} });
       return c.body(null, 202);

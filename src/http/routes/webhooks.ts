@@ -57,7 +57,7 @@ export function webhookDestinationCheck({ allowPrivate, timeoutMs, resolve }: De
         } catch (error) {
           if (!(error instanceof DestinationError)) throw error;
           if (error.reason === 'blocked') {
-            throw new HttpProblem(422, 'DESTINATION_NOT_ALLOWED', 'The webhook URL is not an allowed destination', undefined, [{ field: 'body.url', message: error.message }]);
+            throw new HttpProblem('DESTINATION_NOT_ALLOWED', undefined, [{ field: 'body.url', message: error.message }]);
           }
         }
       }
