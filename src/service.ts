@@ -2,9 +2,8 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from './config/load-config.js';
-import { readContextKey } from './db/context-proof.js';
-import { createKernel, type Kernel } from './db/kernel.js';
-import { createPool } from './db/pool.js';
+import type { Kernel } from './db/kernel.js';
+import { kernelFromConfig } from './kernel-from-config.js';
 import { assertSafeAppRole } from './db/role-guard.js';
 import { UnsafeRoleError } from './errors.js';
 import type { Secrets } from './config/dev-secrets.js';
@@ -41,21 +40,12 @@ export async function startService(
     );
   }
   const target = await connectDatabase(config, log);
-  const appUrl = target.appUrl as string;
   // During shutdown, connections dropping is expected: log it quietly.
   let closing = false;
-  const idleError = (pool: string) => (error: Error) => log[closing ? 'debug' : 'warn']({ err: error }, `idle ${pool} connection failed`);
-  const appPool = createPool({
-    connectionString: appUrl,
-    max: config.poolSize,
-    applicationName: 'rowguard app',
-    onIdleError: idleError('app'),
-  });
-  const systemPool = createPool({
-    connectionString: target.ownerUrl,
-    max: Math.max(2, Math.ceil(config.poolSize / 4)),
-    applicationName: 'rowguard system',
-    onIdleError: idleError('system'),
+  const idleError = (pool: 'app' | 'system') => (error: Error) => log[closing ? 'debug' : 'warn']({ err: error }, `idle ${pool} connection failed`);
+  const { kernel, appPool, systemPool, close: closePools } = await kernelFromConfig(config, target, { onIdleError: idleError }).catch(async (error: unknown) => {
+    await target.embedded?.stop();
+    throw error;
   });
   let server: ServerType | undefined;
   let background: Worker | undefined;
@@ -81,7 +71,7 @@ export async function startService(
       }),
     );
     await step('worker', () => background?.stop());
-    await step('pools', () => Promise.all([appPool.end(), systemPool.end()]));
+    await step('pools', closePools);
     await step('database', () => target.embedded?.stop());
   };
   try {
@@ -91,19 +81,6 @@ export async function startService(
     } finally {
       client.release();
     }
-    const kernel = createKernel({
-      appPool,
-      systemPool,
-      systemRole: config.systemRole,
-      prepare: config.prepare,
-      tenantContext: config.tenantContext,
-      statementTimeout: config.statementTimeout,
-      lockTimeout: config.lockTimeout,
-      idleInTransactionTimeout: config.idleInTransactionTimeout,
-      maxConnectionsPerTenant: config.tenantMaxConnections,
-      tenantQueueTimeout: config.tenantQueueTimeout,
-      contextKey: await readContextKey(systemPool),
-    });
     const latest = Math.max(...(await readMigrations(SERVICE_MIGRATIONS)).map((m) => m.id));
     const ready = async () => {
       await kernel.ping();

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { createApp } from '../src/http/app.js';
 import { generateApiKey } from '../src/http/auth/api-key.js';
 import { createJwtVerifier } from '../src/http/auth/jwt-verifier.js';
-import { mintToken } from '../src/cli/mint-token.js';
+import { mintToken } from '../src/http/auth/mint-token.js';
 
 // Statement and round-trip counts are deterministic, so they are asserted here; timings
 // belong to the benchmark.

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { SERVICE_MIGRATIONS, readMigrations } from '../src/schema/migrate.js';
-import { parseIndexColumns, tenantPredicate, tenantTableSql } from '../src/schema/tenant-table.js';
+import { tenantPredicate } from '../src/db/sql.js';
+import { parseIndexColumns, tenantTableSql } from '../src/schema/tenant-table.js';
 import { TEST_ROLES } from './helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { discoverTenantTables } from './helpers/isolation-check.js';

@@ -1,4 +1,4 @@
-import { TENANT_SETTING } from '../db/tenant-id.js';
+import { TENANT_SETTING } from '../db/sql.js';
 import { contextSources, tenantSettingOf, whyNotPinned } from './policy-expression.js';
 import type pg from 'pg';
 

@@ -1,5 +1,5 @@
 import type { Catalog, Table } from './catalog.js';
-import { tenantPredicate } from '../schema/tenant-table.js';
+import { quoteIdent, tenantPredicate } from '../db/sql.js';
 import { whyNotPinned } from './policy-expression.js';
 
 export type Severity = 'error' | 'warn' | 'info';
@@ -31,8 +31,6 @@ export const tenantTables = (catalog: Catalog) => catalog.tables.filter((t) => t
 export function* tenantPolicies(catalog: Catalog): Generator<{ table: Catalog['tables'][number]; policy: Catalog['tables'][number]['policies'][number] }> {
   for (const table of tenantTables(catalog)) for (const policy of table.policies) yield { table, policy };
 }
-
-export const quoteIdent = (name: string) => '"' + name.replace(/"/g, '""') + '"';
 
 /**
  * The predicate tenantTableSql writes, in this database's terms: signed where its policies use

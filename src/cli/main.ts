@@ -17,12 +17,12 @@ import { COMMANDS, HELP, helpOf, OPTIONS, type Flag } from './commands.js';
 import { probeCommand } from './probe-command.js';
 import { dataDirSetting, rememberDataDir } from './data-dir.js';
 import { runningEmbedded, urlsText } from './embedded-urls.js';
-import { mintToken } from './mint-token.js';
-import { createKernel, type Kernel } from '../db/kernel.js';
-import { createPool } from '../db/pool.js';
+import { mintToken } from '../http/auth/mint-token.js';
+import type { Kernel } from '../db/kernel.js';
+import { kernelFromConfig } from '../kernel-from-config.js';
 import { demoInstructions, seedDemo } from '../demo.js';
 import { parseTenantId } from '../db/tenant-id.js';
-import { ensureMember, membershipProblem, type MemberRole } from './ensure-member.js';
+import { ensureMember, membershipProblem, type MemberRole } from '../members/ensure-member.js';
 
 /** Commands whose usage errors exit 2 ("could not run"); the others exit 1 like their other errors. */
 const EXIT_2_ON_USAGE = new Set(['audit', 'probe']);
@@ -249,13 +249,14 @@ const ROLES: MemberRole[] = ['owner', 'admin', 'member', 'viewer'];
 /** A kernel over the configured or embedded database, for commands that do not serve. */
 async function withKernel<T>(config: Config, fn: (kernel: Kernel) => Promise<T>): Promise<T> {
   const target = await connectDatabase(config, createLogger(config.logLevel));
-  const systemPool = createPool({ connectionString: target.ownerUrl, max: 1, applicationName: 'rowguard cli' });
-  // These commands only run asSystem: nothing is ever sent on the app pool.
-  const appPool = createPool({ connectionString: target.appUrl ?? target.ownerUrl, max: 1, applicationName: 'rowguard cli' });
   try {
-    return await fn(createKernel({ appPool, systemPool, systemRole: config.systemRole }));
+    const { kernel, close } = await kernelFromConfig(config, target, { small: true });
+    try {
+      return await fn(kernel);
+    } finally {
+      await close();
+    }
   } finally {
-    await Promise.allSettled([appPool.end(), systemPool.end()]);
     await target.embedded?.stop();
   }
 }

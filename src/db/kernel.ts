@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { quoteIdent } from './quote.js';
-import { parseTenantId, TENANT_SETTING } from './tenant-id.js';
+import { quoteIdent, TENANT_SETTING } from './sql.js';
+import { parseTenantId } from './tenant-id.js';
 import type { PipelineStatement } from './pipeline.js';
 import { contextProof, PROOF_SETTING } from './context-proof.js';
 import { TenantLimiter } from './tenant-limiter.js';

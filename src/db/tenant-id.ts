@@ -1,8 +1,5 @@
 import { TenantContextError } from '../errors.js';
 
-/** The transaction-local setting every tenant policy reads. */
-export const TENANT_SETTING = 'app.tenant_id';
-
 // Canonical 8-4-4-4-12 hex form only: the value is inlined as a literal in SET LOCAL,
 // so anything that is not strictly this shape never reaches SQL.
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { TransactionStateError } from '../errors.js';
 import { Pipeline, type PipelineStatement } from './pipeline.js';
-import { isConnectionFailure } from './sqlstate.js';
+import { isConnectionFailure } from './sql.js';
 import { assertStatementAllowed } from './statement-guard.js';
 import { StatementCache } from './statement-cache.js';
 

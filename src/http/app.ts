@@ -8,7 +8,7 @@ import { authenticateAdmin } from './auth/authenticate.js';
 import type { VerifiedUser } from './auth/jwt-verifier.js';
 import { problemFromError } from './database-errors.js';
 import { registerDocs } from './docs.js';
-import type { AppEnv } from './env.js';
+import type { AppEnv } from './context-variables.js';
 import { IdempotentReplay } from './idempotency.js';
 import { jsonBody } from './middleware/json-body.js';
 import { requestContext } from './middleware/request-context.js';
@@ -27,7 +27,7 @@ import { projects } from './routes/projects.js';
 import { tasks } from './routes/tasks.js';
 import { registerWebhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { webhookDestinationCheck, webhooks } from './routes/webhooks.js';
-import type { Resolve } from '../jobs/destination-guard.js';
+import type { Resolve } from '../webhooks/destination-guard.js';
 
 /** Every tenant resource, in the order of the OpenAPI document. */
 export const resources = [

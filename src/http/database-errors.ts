@@ -1,4 +1,4 @@
-import { isConnectionFailure, SQLSTATE } from '../db/sqlstate.js';
+import { isConnectionFailure, SQLSTATE } from '../db/sql.js';
 import { TenantBusyError } from '../db/tenant-limiter.js';
 import { RowguardError } from '../errors.js';
 import { HttpProblem } from './problem.js';

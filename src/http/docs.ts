@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Hono } from 'hono';
-import type { AppEnv } from './env.js';
+import type { AppEnv } from './context-variables.js';
 import { notFound } from './problem.js';
 
 // Served from the swagger-ui-dist package: the page works offline, with no CDN.

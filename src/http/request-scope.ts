@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { HeldTransaction } from '../db/kernel.js';
-import { SQLSTATE } from '../db/sqlstate.js';
+import { SQLSTATE } from '../db/sql.js';
 import { TransactionStateError } from '../errors.js';
 import { authorize, LEVEL, type Credential, type Permission, type Principal, type Role } from './auth/principal.js';
 import { IdempotentReplay, lookUpStoredResponse, type IdempotentRequest, type StoredResponse } from './idempotency.js';

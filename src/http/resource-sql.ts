@@ -1,4 +1,4 @@
-import { quoteIdent } from '../db/quote.js';
+import { quoteIdent } from '../db/sql.js';
 import { keyset } from './pagination.js';
 
 type Row = Record<string, unknown>;

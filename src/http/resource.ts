@@ -1,8 +1,8 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { Permission } from './auth/principal.js';
-import { diff, recordChange } from './audit.js';
-import type { AppEnv } from './env.js';
+import { diff, recordChange } from './record-change.js';
+import type { AppEnv } from './context-variables.js';
 import { pageOf, pageParams } from './pagination.js';
 import { ResourceSql } from './resource-sql.js';
 import { pathId } from './path-id.js';

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Kernel } from '../db/kernel.js';
-import { deliverWebhook, DeliveryFailed, type DeliveryJob, type DeliverySettings } from './deliver-webhook.js';
+import { deliverWebhook, DeliveryFailed, type DeliveryJob, type DeliverySettings } from '../webhooks/delivery.js';
 import { startDispatcher } from './job-dispatcher.js';
 import { pruneDeliveries, purgeIdempotencyKeys } from './maintenance.js';
 import { DELIVERY_QUEUE, relayOutbox } from './outbox-relay.js';

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { contextProof, PROOF_SETTING, readContextKey } from '../db/context-proof.js';
 import type pg from 'pg';
-import { quoteIdent, quoteLiteral } from '../db/quote.js';
-import { TENANT_SETTING } from '../db/tenant-id.js';
+import { quoteIdent, quoteLiteral, TENANT_SETTING } from '../db/sql.js';
 import { tenantSettingOf } from '../audit/policy-expression.js';
 
 export interface ProbeOptions {

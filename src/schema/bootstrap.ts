@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { quoteIdent, quoteLiteral } from '../db/quote.js';
+import { quoteIdent, quoteLiteral } from '../db/sql.js';
 import { setupRoles } from './roles.js';
 import { scramVerifier } from './scram.js';
 

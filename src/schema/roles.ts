@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { RowguardError, UnsafeRoleError } from '../errors.js';
-import { quoteIdent, quoteLiteral } from '../db/quote.js';
+import { quoteIdent, quoteLiteral } from '../db/sql.js';
 import { scramVerifier } from './scram.js';
 
 export interface RoleSetupOptions {

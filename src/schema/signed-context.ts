@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { RowguardError } from '../errors.js';
-import { quoteIdent } from '../db/quote.js';
-import { tenantPredicate } from './tenant-table.js';
+import { quoteIdent, tenantPredicate } from '../db/sql.js';
 
 /** The tenant policies tenantTableSql writes; their predicate is what the option changes. */
 const TENANT_POLICIES = ['tenant_isolation', 'tenant_isolation_required'];

@@ -1,4 +1,4 @@
-import { quoteIdent, quoteLiteral } from '../db/quote.js';
+import { quoteIdent, quoteLiteral } from '../db/sql.js';
 
 // psql's variable syntax, so a migration file runs unchanged under
 // `psql -v app_role=rowguard_app -v system_role=rowguard_system -f FILE`.

@@ -1,5 +1,4 @@
-import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.js';
-import { TENANT_SETTING } from '../db/tenant-id.js';
+import { quoteIdent, quoteLiteral, quoteQualified, TENANT_SETTING, tenantPredicate } from '../db/sql.js';
 
 export interface TenantTableOptions {
   /** Table name, optionally schema-qualified: "projects" or "crm.contacts". */
@@ -35,22 +34,6 @@ export interface TenantTableOptions {
   /** Role names; default to the psql variables :"app_role" and :"system_role" that migrations fill in. */
   appRole?: string;
   systemRole?: string;
-}
-
-/**
- * The policy predicate, the same for USING and WITH CHECK. Plain (the default): `missing_ok`
- * and `nullif` make "no context" mean NULL (no rows, every write rejected) rather than an
- * error. Signed: the tenant that `rowguard.tenant_id()` vouches for, as a subquery so that each
- * statement evaluates it once (an InitPlan) and the tenant index serves it. Either way the
- * column is compared uncast and there is no OR branch to widen it.
- */
-export function tenantPredicate(
-  column = 'tenant_id',
-  { signed = false, setting = TENANT_SETTING, type = 'uuid' }: { signed?: boolean; setting?: string; type?: string } = {},
-): string {
-  if (signed) return `${quoteIdent(column)} = (select rowguard.tenant_id())`;
-  const context = `nullif(current_setting(${quoteLiteral(setting)}, true), '')`;
-  return `${quoteIdent(column)} = ${type === 'text' ? context : `${context}::${type}`}`;
 }
 
 /**

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { createApp, type AppOptions } from '../../src/http/app.js';
 import { createJwtVerifier, type JwtOptions } from '../../src/http/auth/jwt-verifier.js';
-import { mintToken } from '../../src/cli/mint-token.js';
+import { mintToken } from '../../src/http/auth/mint-token.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface CallOptions {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load-config.js';
-import { mintToken } from '../../src/cli/mint-token.js';
+import { mintToken } from '../../src/http/auth/mint-token.js';
 import { startService, type RunningService } from '../../src/service.js';
 import { TEST_ROLES } from './cluster.js';
 import type { LoadTenant } from './mixed-load.js';

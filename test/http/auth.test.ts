@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintToken } from '../../src/cli/mint-token.js';
+import { mintToken } from '../../src/http/auth/mint-token.js';
 import { createJwtVerifier } from '../../src/http/auth/jwt-verifier.js';
 import { RowguardError } from '../../src/errors.js';
 import { createHarness, useHarness, type TestTenant } from '../helpers/http.js';

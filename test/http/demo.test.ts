@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { ensureMember } from '../../src/cli/ensure-member.js';
+import { ensureMember } from '../../src/members/ensure-member.js';
 import { demoInstructions, seedDemo } from '../../src/demo.js';
 import { useHarness } from '../helpers/http.js';
 

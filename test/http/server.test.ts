@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintToken } from '../../src/cli/mint-token.js';
+import { mintToken } from '../../src/http/auth/mint-token.js';
 import type { RunningService } from '../../src/service.js';
 import { TEST_ROLES } from '../helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DestinationError, resolvePublicAddress } from '../../src/jobs/destination-guard.js';
+import { DestinationError, resolvePublicAddress } from '../../src/webhooks/destination-guard.js';
 
 /** The check for a URL with `host` in it: literal IPs need no DNS. */
 const check = (host: string) => resolvePublicAddress(new URL(`http://${host.includes(':') ? `[${host}]` : host}/hook`), { allowPrivate: false });

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Kernel } from '../../db/kernel.js';
-import type { AppEnv } from '../env.js';
+import type { AppEnv } from '../context-variables.js';
 import { HttpProblem } from '../problem.js';
 import { hashApiKey, isApiKey, isWellFormedApiKey } from './api-key.js';
 import type { VerifiedUser } from './jwt-verifier.js';

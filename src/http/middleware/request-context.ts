@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
-import type { AppEnv } from '../env.js';
+import type { AppEnv } from '../context-variables.js';
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Kernel } from '../../db/kernel.js';
 import { verifyCredential } from '../auth/authenticate.js';
 import type { VerifiedUser } from '../auth/jwt-verifier.js';
-import type { AppEnv } from '../env.js';
+import type { AppEnv } from '../context-variables.js';
 import { idempotentRequest } from '../idempotency.js';
 import { RequestScope } from '../request-scope.js';
 

@@ -1,7 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Kernel, Transaction } from '../../db/kernel.js';
-import { recordChangeIn } from '../audit.js';
-import type { AppEnv } from '../env.js';
+import { recordChangeIn } from '../record-change.js';
+import type { AppEnv } from '../context-variables.js';
 import { keyset, pageOf, pageParams } from '../pagination.js';
 import { pathId } from '../path-id.js';
 import { HttpProblem, notFound } from '../problem.js';

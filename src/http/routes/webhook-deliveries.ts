@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { recordChange } from '../audit.js';
-import type { AppEnv } from '../env.js';
+import { recordChange } from '../record-change.js';
+import type { AppEnv } from '../context-variables.js';
 import { keyset, pageOf, pageParams } from '../pagination.js';
 import { pathId } from '../path-id.js';
 import { HttpProblem, notFound } from '../problem.js';
 import { id, problemSchemas, timestamp } from '../schemas.js';
 import type { RequestScope } from '../request-scope.js';
-import { newWebhookSecret } from './webhooks.js';
+import { newWebhookSecret } from '../../webhooks/secret.js';
 
 const Attempt = z.object({ attempt: z.number().int(), status_code: z.number().int().nullable(), latency_ms: z.number().int(), error: z.string().nullable(), created_at: timestamp });
 const Delivery = z

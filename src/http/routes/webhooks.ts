@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import { DestinationError, resolvePublicAddress, type Resolve } from '../../jobs/destination-guard.js';
-import type { AppEnv } from '../env.js';
+import { newWebhookSecret } from '../../webhooks/secret.js';
+import { DestinationError, resolvePublicAddress, type Resolve } from '../../webhooks/destination-guard.js';
+import type { AppEnv } from '../context-variables.js';
 import { HttpProblem } from '../problem.js';
 import { defineResource } from '../resource.js';
 import { id, timestamp, updatedSince } from '../schemas.js';
@@ -27,7 +27,6 @@ const schema = z.object({
 /** Standard Webhooks secrets: "whsec_" and at least 24 bytes of base64. */
 export const webhookSecret = z.string().regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, 'must be whsec_ followed by at least 24 bytes of base64');
 
-export const newWebhookSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
 
 export interface DestinationCheckOptions {
   /** Let webhooks target loopback and private addresses (development and tests only). */

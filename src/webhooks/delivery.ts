@@ -1,7 +1,7 @@
 import { RowguardError } from '../errors.js';
 import type { Kernel } from '../db/kernel.js';
 import { postJson } from './post-json.js';
-import { webhookSignature } from './webhook-signature.js';
+import { webhookSignature } from './signature.js';
 
 export interface DeliveryJob {
   tenantId: string;

@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
-import { parseTenantId } from '../db/tenant-id.js';
-import { RowguardError } from '../errors.js';
+import { parseTenantId } from '../../db/tenant-id.js';
+import { RowguardError } from '../../errors.js';
 
 export interface MintOptions {
   secret: string;

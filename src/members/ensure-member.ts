@@ -1,6 +1,6 @@
 import type { Kernel } from '../db/kernel.js';
 import { RowguardError } from '../errors.js';
-import { recordChangeIn } from '../http/audit.js';
+import { recordChangeIn } from '../http/record-change.js';
 
 export type MemberRole = 'owner' | 'admin' | 'member' | 'viewer';
 
