@@ -100,7 +100,7 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
       await ready();
       return c.json({ status: 'ready' as const }, 200);
     } catch (error) {
-      c.get('log').warn({ err: error }, 'not ready');
+      c.get('log').warn({ err: error, requestId: c.get('requestId') }, 'not ready');
       return problemResponse(c, new HttpProblem('NOT_READY')) as never;
     }
   });
@@ -134,12 +134,12 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
       problemFromError(error) ??
       (error instanceof HTTPException && error.status < 500 ? new HttpProblem('BAD_REQUEST') : null);
     if (problem) {
-      if (problem.status >= 500) c.get('log')?.warn({ err: error, code: problem.code }, 'request failed');
+      if (problem.status >= 500) c.get('log')?.warn({ err: error, code: problem.code, requestId }, 'request failed');
       if (problem.status === 401) c.header('WWW-Authenticate', 'Bearer');
       if (error instanceof TenantBusyError) c.header('Retry-After', String(error.retryAfterSeconds));
       return problemResponse(c, problem, { requestId });
     }
-    c.get('log')?.error({ err: error }, 'unhandled error');
+    c.get('log')?.error({ err: error, requestId }, 'unhandled error');
     return problemResponse(c, new HttpProblem('INTERNAL'), { requestId });
   });
 

@@ -143,12 +143,14 @@ export function createJwtVerifier(options: JwtOptions): ((token: string) => Prom
     return null;
   }
   if (options.algorithms?.length) algorithms = [...options.algorithms];
+  // Built once: the key is imported above, the verification options here, not per request.
+  const verifyOptions = { algorithms, issuer, audience, clockTolerance: clockToleranceSeconds };
 
   return async (token) => {
     let payload: JWTPayload;
     let typ: unknown;
     try {
-      ({ payload, protectedHeader: { typ } } = await jwtVerify(token, key as JWTVerifyGetKey, { algorithms, issuer, audience, clockTolerance: clockToleranceSeconds }));
+      ({ payload, protectedHeader: { typ } } = await jwtVerify(token, key as JWTVerifyGetKey, verifyOptions));
     } catch (error) {
       if (error instanceof errors.JWTExpired) throw invalid('the token has expired');
       if (error instanceof errors.JWTClaimValidationFailed) throw invalid(`the token's ${error.claim} claim is not accepted`);
