@@ -1,4 +1,5 @@
 import type { Kernel } from './db/kernel.js';
+import { recordChangeIn } from './http/record-change.js';
 
 export interface DemoTenant {
   id: string;
@@ -43,7 +44,7 @@ export async function seedDemo(kernel: Kernel): Promise<DemoTenant[]> {
         `insert into invoices (tenant_id, number, customer_name, currency, line_items, amount_total) values ($1, 'INV-0001', 'First customer', 'EUR', $2, 250000)`,
         [id, JSON.stringify([{ description: 'Consulting', quantity: 10, unit_amount: 25000, amount: 250000 }])],
       );
-      await tx.query(`insert into audit_log (tenant_id, actor, action, entity_type, entity_id) values ($1, 'admin', 'tenant.created', 'tenant', $1)`, [id]);
+      await recordChangeIn(tx, { tenantId: id, actor: 'admin', requestId: null }, { action: 'tenant.created', entityType: 'tenant', entityId: id, changes: { name: spec.name } });
       made.push({ id, name: spec.name, owner: spec.owner });
     }
     return made;

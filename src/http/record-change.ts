@@ -11,6 +11,8 @@ export interface Change {
   events?: readonly string[];
   /** Event payload: the public representation of the resource. */
   payload?: Record<string, unknown>;
+  /** Deliver the events to this webhook endpoint only (a test ping), under this event id. */
+  target?: { webhookId: string; eventId: string };
 }
 
 /** Who made a change: the tenant, the actor as the audit log names it, and the request. */
@@ -31,8 +33,8 @@ export function changeStatement(author: ChangeAuthor, change: Change): { text: s
        insert into audit_log (tenant_id, actor, action, entity_type, entity_id, changes, request_id)
        values ($1, $2, $3, $4, $5, $6, $7)
      )
-     insert into outbox_events (tenant_id, type, entity_type, entity_id, payload)
-     select $1, type, $4, $5, $8 from unnest($9::text[]) as type`,
+     insert into outbox_events (id, tenant_id, type, entity_type, entity_id, webhook_id, payload)
+     select coalesce($10::uuid, gen_random_uuid()), $1, type, $4, $5, $11, $8 from unnest($9::text[]) as type`,
     values: [
       author.tenantId,
       author.actor,
@@ -43,6 +45,8 @@ export function changeStatement(author: ChangeAuthor, change: Change): { text: s
       author.requestId,
       JSON.stringify(change.payload ?? {}),
       change.events ?? [],
+      change.target?.eventId ?? null,
+      change.target?.webhookId ?? null,
     ],
   };
 }

@@ -92,14 +92,15 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>): void {
       if (!(await endpoint(scope, webhookId)).enabled) throw new HttpProblem('ENDPOINT_DISABLED');
       // The app role may write the outbox but not read it, so the id is made here.
       const eventId = randomUUID();
-      await scope.last(
-        `with entry as (
-           insert into audit_log (tenant_id, actor, action, entity_type, entity_id, changes, request_id)
-           values ($1, $2, 'webhook.tested', 'webhook', $3, '{}', $4))
-         insert into outbox_events (id, tenant_id, type, entity_type, entity_id, webhook_id, payload)
-         values ($5, $1, 'webhook.ping', 'webhook', $3, $3, json_build_object('webhook_id', $3::uuid, 'message', 'ping'))`,
-        [scope.tenantId, scope.actor, webhookId, scope.requestId, eventId],
-      );
+      await recordChange(scope, {
+        action: 'webhook.tested',
+        entityType: 'webhook',
+        entityId: webhookId,
+        changes: {},
+        events: ['webhook.ping'],
+        payload: { webhook_id: webhookId, message: 'ping' },
+        target: { webhookId, eventId },
+      });
       return c.json({ event_id: eventId }, 202);
     },
   );
