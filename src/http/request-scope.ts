@@ -82,7 +82,8 @@ export class RequestScope {
   }
 
   /**
-   * The request's last statement: it carries the COMMIT, saving a round trip. Inside an
+   * The request's last statement: it carries the COMMIT, saving a round trip, so nothing the
+   * handler does after it can roll the request back (a read, or a write's record). Inside an
    * Idempotency-Key request the stored response is written after it, and commits instead.
    */
   last<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
