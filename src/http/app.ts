@@ -28,6 +28,7 @@ import { tasks } from './routes/tasks.js';
 import { registerWebhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { webhookDestinationCheck, webhooks } from './routes/webhooks.js';
 import type { Resolve } from '../webhooks/destination-guard.js';
+import { createOutboxNudge } from '../jobs/outbox-nudge.js';
 
 /** Every tenant resource, in the order of the OpenAPI document. */
 export const resources = [
@@ -60,10 +61,12 @@ export interface AppOptions {
   webhookDnsTimeoutMs?: number;
   /** Name resolution for webhook URLs (default: the system resolver). */
   resolveHost?: Resolve;
+  /** Wakes the outbox relay after a write succeeded (default: a NOTIFY outside the write's transaction). */
+  nudgeOutbox?: () => void;
 }
 
 /** The HTTP service: tenant API under /v1, admin API under /admin, health, OpenAPI and docs. */
-export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit, corsOrigins, idempotencyTtlSeconds = 86_400, allowPrivateDestinations = false, webhookDnsTimeoutMs = 2_000, resolveHost }: AppOptions): OpenAPIHono<AppEnv> {
+export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit, corsOrigins, idempotencyTtlSeconds = 86_400, allowPrivateDestinations = false, webhookDnsTimeoutMs = 2_000, resolveHost, nudgeOutbox = createOutboxNudge(kernel) }: AppOptions): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (result.success) return;
@@ -74,6 +77,11 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
   });
 
   app.use('*', requestContext(log));
+  // A write that succeeded (it committed, with its events) wakes the relay, after the fact.
+  app.use('*', async (c, next) => {
+    await next();
+    if (c.req.method !== 'GET' && c.res.status >= 200 && c.res.status < 300) nudgeOutbox();
+  });
   if (corsOrigins.length > 0) app.use('*', cors({ origin: [...corsOrigins], exposeHeaders: ['ETag', 'X-Request-Id', 'Location', 'Idempotent-Replayed'] }));
   app.use('/v1/*', tenantRequest({ kernel, verifyJwt, idempotencyTtlSeconds }));
   app.use('/admin/*', authenticateAdmin(adminToken));

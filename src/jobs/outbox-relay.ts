@@ -84,7 +84,8 @@ export async function relayOutbox(ownerPool: pg.Pool, boss: PgBoss, { systemRole
       await boss.insert(rows.map((row) => ({ name: DELIVERY_QUEUE, data: { tenantId: row.tenant_id, deliveryId: row.id }, singletonKey: row.id })), { db });
     }
     await client.query('commit');
-    // Only the outbox insert and retries by hand NOTIFY: a full batch must ask for the next one.
+    // Only a successful write (after its response) and retries by hand wake the relay: a full
+    // batch must ask for the next one.
     return { queued: rows.length, waiting, more: rows.length === batch || (claimed === batch && waiting < claimed) };
   } catch (error) {
     await client.query('rollback').catch(() => undefined);
