@@ -22,8 +22,9 @@ export interface BenchDatabase {
 /**
  * A migrated database for benchmarks: the embedded server, or ROWGUARD_BENCH_DATABASE_URL
  * (a superuser URL). Projects are seeded across `tenants` tenants, one of which holds 15 %
- * of the rows; projects_plain is the same data with no row-level security (the floor), and
- * projects_signed the same data under the signed tenant context.
+ * of the rows; projects_plain is the same data with no row-level security (the floor and the
+ * hand-written server, with tenants_plain, team_members_plain, audit_log_plain and
+ * outbox_events_plain), and projects_signed the same data under the signed tenant context.
  */
 export async function benchDatabase({ tenants, rows, log }: { tenants: number; rows: number; log: (line: string) => void }): Promise<BenchDatabase> {
   let superuserUrl = process.env.ROWGUARD_BENCH_DATABASE_URL;
@@ -66,6 +67,12 @@ export async function benchDatabase({ tenants, rows, log }: { tenants: number; r
   // The floor: the same rows and indexes, no row-level security.
   await owner.query(`create table projects_plain (like projects including defaults including indexes)`);
   await owner.query(`grant select, insert, update, delete on projects_plain to ${BENCH_ROLES.appRole}`);
+  // The hand-written contender's audit log and outbox: the same columns, defaults, checks and
+  // indexes as audit_log and outbox_events, no row-level security (and, like the other plain
+  // copies, no foreign keys or triggers).
+  await owner.query(`create table audit_log_plain (like audit_log including all)`);
+  await owner.query(`create table outbox_events_plain (like outbox_events including all)`);
+  await owner.query(`grant insert on audit_log_plain, outbox_events_plain to ${BENCH_ROLES.appRole}`);
   // The same rows under the signed tenant context (rowguard signed-context on), for its cost.
   await owner.query(`create table projects_signed (like projects including defaults including indexes)`);
   await owner.query(
