@@ -30,6 +30,8 @@ import { webhookDestinationCheck, webhooks } from './routes/webhooks.js';
 import type { Resolve } from '../webhooks/destination-guard.js';
 import { createOutboxNudge } from '../jobs/outbox-nudge.js';
 
+const WRITES = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
+
 /** Every tenant resource, in the order of the OpenAPI document. */
 export const resources = [
   projects,
@@ -77,10 +79,11 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
   });
 
   app.use('*', requestContext(log));
-  // A write that succeeded (it committed, with its events) wakes the relay, after the fact.
+  // A write that succeeded (it committed, with its events) wakes the relay, after the fact;
+  // reads, HEAD and CORS preflights (OPTIONS, 204) never send a NOTIFY.
   app.use('*', async (c, next) => {
     await next();
-    if (c.req.method !== 'GET' && c.res.status >= 200 && c.res.status < 300) nudgeOutbox();
+    if (WRITES.has(c.req.method) && c.res.status >= 200 && c.res.status < 300) nudgeOutbox();
   });
   if (corsOrigins.length > 0) app.use('*', cors({ origin: [...corsOrigins], exposeHeaders: ['ETag', 'X-Request-Id', 'Location', 'Idempotent-Replayed'] }));
   app.use('/v1/*', tenantRequest({ kernel, verifyJwt, idempotencyTtlSeconds }));
