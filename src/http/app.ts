@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
+import { except } from 'hono/combine';
 import { cors } from 'hono/cors';
 import type { Logger } from 'pino';
 import type { Kernel } from '../db/kernel.js';
@@ -12,7 +13,7 @@ import type { AppEnv } from './context-variables.js';
 import { IdempotentReplay } from './idempotency.js';
 import { jsonBody } from './middleware/json-body.js';
 import { requestContext } from './middleware/request-context.js';
-import { idempotencyLookup, tenantRequest } from './middleware/tenant-request.js';
+import { tenantRequest } from './middleware/tenant-request.js';
 import { HttpProblem, problemResponse } from './problem.js';
 import { registerResource } from './resource.js';
 import { Problem } from './schemas.js';
@@ -86,13 +87,11 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
     if (WRITES.has(c.req.method) && c.res.status >= 200 && c.res.status < 300) nudgeOutbox();
   });
   if (corsOrigins.length > 0) app.use('*', cors({ origin: [...corsOrigins], exposeHeaders: ['ETag', 'X-Request-Id', 'Location', 'Idempotent-Replayed'] }));
-  app.use('/v1/*', tenantRequest({ kernel, verifyJwt, idempotencyTtlSeconds }));
+  const body = jsonBody({ limit: bodyLimit });
+  const destination = webhookDestinationCheck({ allowPrivate: allowPrivateDestinations, timeoutMs: webhookDnsTimeoutMs, resolve: resolveHost });
+  app.use('/v1/*', tenantRequest({ kernel, verifyJwt, idempotencyTtlSeconds, checks: [body, destination] }));
   app.use('/admin/*', authenticateAdmin(adminToken));
-  app.use('*', jsonBody({ limit: bodyLimit }));
-  // Network I/O (DNS) before the request's first statement, which is what opens its tenant
-  // transaction: a lookup must never hold a pooled connection.
-  app.use('/v1/webhooks/*', webhookDestinationCheck({ allowPrivate: allowPrivateDestinations, timeoutMs: webhookDnsTimeoutMs, resolve: resolveHost }));
-  app.use('/v1/*', idempotencyLookup());
+  app.use('*', except('/v1/*', body));
 
   const health = (path: string, summary: string, status: string) =>
     createRoute({
