@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
+import { CLI } from './helpers/cli.js';
 
 // What `npm start` does on a fresh machine: rowguard serve with no database URL.
 let dataDir: string;
@@ -26,7 +27,7 @@ function serve(): Promise<Started> {
   const env: NodeJS.ProcessEnv = { ...process.env, ROWGUARD_PORT: '0', ROWGUARD_DATA_DIR: dataDir, ROWGUARD_LOG_LEVEL: 'warn' };
   delete env.ROWGUARD_DATABASE_URL;
   delete env.ROWGUARD_DB_APP_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], { env });
+  const child = spawn(process.execPath, [...CLI, 'serve'], { env });
   let stdout = '';
   let stderr = '';
   const exited = new Promise<{ code: number | null; stdout: string }>((resolve) => child.on('exit', (code) => resolve({ code, stdout })));

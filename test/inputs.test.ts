@@ -4,6 +4,7 @@ import { loadConfig } from '../src/config/load-config.js';
 import { assertStatementAllowed } from '../src/db/statement-guard.js';
 import { parseTenantId } from '../src/db/tenant-id.js';
 import { substituteVariables } from '../src/schema/sql-variables.js';
+import { CLI } from './helpers/cli.js';
 
 describe('parseTenantId', () => {
   it('accepts canonical UUIDs, lower-cased', () => {
@@ -88,7 +89,7 @@ describe('loadConfig', () => {
 
 describe('the rowguard command', () => {
   const run = (args: string[], env: Record<string, string> = {}) =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+    spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
 
   it('prints one line and exits non-zero for bad input', () => {
     for (const [args, env] of [[['serve'], { ROWGUARD_PORT: 'x' }], [['frobnicate'], {}], [['setup-roles'], { ROWGUARD_DATABASE_URL: '' }], [['tenant-table'], {}]] as const) {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertSafeAppRole } from '../src/db/role-guard.js';
 import { TEST_ROLES } from './helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { CLI } from './helpers/cli.js';
 
 let db: TestDatabase;
 let admin: pg.Client;
@@ -33,7 +34,7 @@ async function guardProblems(role: string): Promise<unknown> {
 /** Runs the CLI from source; resolves with its exit code and output once it exits or prints its ready line. */
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const child = spawn(process.execPath, [...CLI, ...args], {
       env: { ...process.env, ROWGUARD_PORT: '0', ROWGUARD_LOG_LEVEL: 'warn', ...env },
     });
     let stdout = '';

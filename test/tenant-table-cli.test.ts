@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { TEST_ROLES } from './helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { CLI } from './helpers/cli.js';
 
 // `rowguard tenant-table` output applied, as the owner, to tables of several shapes, then
 // checked as the app role: nothing without a context, the context's tenant by default on
@@ -26,7 +27,7 @@ const cleanEnv = () => {
 };
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'tenant-table', ...args], { encoding: 'utf8', env: { ...cleanEnv(), ...env } });
+  const run = spawnSync(process.execPath, [...CLI, 'tenant-table', ...args], { encoding: 'utf8', env: { ...cleanEnv(), ...env } });
   expect(run.stderr).toBe('');
   expect(run.status).toBe(0);
   return run.stdout;

@@ -11,7 +11,6 @@ import { createLogger } from '../log.js';
 import { setupRoles } from '../schema/roles.js';
 import { setSignedContext } from '../schema/signed-context.js';
 import { parseIndexColumns, tenantTableSql } from '../schema/tenant-table.js';
-import { startService } from '../service.js';
 import { auditCommand, unreachableError } from './audit-command.js';
 import { COMMANDS, HELP, helpOf, OPTIONS, type Flag } from './commands.js';
 import { probeCommand } from './probe-command.js';
@@ -172,8 +171,15 @@ function stopSignal(): Promise<void> {
   });
 }
 
+/**
+ * The service (HTTP app, job queue) is loaded only by the commands that run it: it is most of
+ * the CLI's start-up time (0.3 of 0.45 s), which every `audit`, `probe` and `token` would pay.
+ */
+const loadService = () => import('../service.js');
+
 async function workerCommand(config: Config): Promise<number> {
   const stopped = stopSignal();
+  const { startService } = await loadService();
   const service = await startService(config, createLogger(config.logLevel), await loadSecrets(config), { http: false, worker: true });
   console.log(`rowguard worker running on ${service.target.description}: outbox relay, webhook delivery, scheduled jobs`);
   await stopped;
@@ -186,6 +192,7 @@ async function serveCommand(config: Config, demo: boolean): Promise<number> {
   const log = createLogger(config.logLevel);
   const stopped = stopSignal();
   const secrets = await loadSecrets(config);
+  const { startService } = await loadService();
   const service = await startService(config, log, secrets);
   // Later commands run here (token, audit, probe, urls, …) use the same data dir with no flag.
   await rememberDataDir(config.dataDir);

@@ -3,10 +3,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ROLES } from '../helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { CLI } from '../helpers/cli.js';
 
 let db: TestDatabase;
 const run = (...args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'audit', db.superuserUrl, '--app-role', TEST_ROLES.app, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  spawnSync(process.execPath, [...CLI, 'audit', db.superuserUrl, '--app-role', TEST_ROLES.app, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -40,9 +41,9 @@ describe('rowguard audit', () => {
   it('exits 0 on a clean schema; --fail-on warn also fails on warnings', () => {
     expect(run('--schema', 'public', '--schema', 'rowguard').status).toBe(0);
     // Only a warning in this schema: a tenant table with no index leading with tenant_id.
-    const warnOnly = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'audit', db.superuserUrl, '--app-role', TEST_ROLES.app, '--schema', 'warn_only'], { encoding: 'utf8' });
+    const warnOnly = spawnSync(process.execPath, [...CLI, 'audit', db.superuserUrl, '--app-role', TEST_ROLES.app, '--schema', 'warn_only'], { encoding: 'utf8' });
     expect(warnOnly.status).toBe(0);
-    const strict = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'audit', db.superuserUrl, '--app-role', TEST_ROLES.app, '--schema', 'warn_only', '--fail-on', 'warn'], { encoding: 'utf8' });
+    const strict = spawnSync(process.execPath, [...CLI, 'audit', db.superuserUrl, '--app-role', TEST_ROLES.app, '--schema', 'warn_only', '--fail-on', 'warn'], { encoding: 'utf8' });
     expect(strict.status).toBe(1);
   });
 
@@ -80,10 +81,10 @@ describe('rowguard audit', () => {
   });
 
   it('exits 2 with one line when it cannot run', () => {
-    const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'audit', db.superuserUrl, '--format', 'pdf'], { encoding: 'utf8' });
+    const bad = spawnSync(process.execPath, [...CLI, 'audit', db.superuserUrl, '--format', 'pdf'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toBe('rowguard: --format must be one of text, json, sarif, html [CONFIG_INVALID]\n');
-    const unreachable = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'audit', 'postgres://nobody@127.0.0.1:1/none'], { encoding: 'utf8' });
+    const unreachable = spawnSync(process.execPath, [...CLI, 'audit', 'postgres://nobody@127.0.0.1:1/none'], { encoding: 'utf8' });
     expect(unreachable.status).toBe(2);
     expect(unreachable.stderr.trim().split('\n')).toHaveLength(1);
   });

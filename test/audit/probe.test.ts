@@ -5,6 +5,7 @@ import { runProbe } from '../../src/probe/run-probe.js';
 import { TEST_ROLES } from '../helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { seedTenant } from '../helpers/fixtures.js';
+import { CLI } from '../helpers/cli.js';
 
 let db: TestDatabase;
 let admin: pg.Client;
@@ -55,7 +56,7 @@ describe('rowguard probe', () => {
 
   describe('when too little holds two tenants’ rows', () => {
     const probe = (...args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'probe', db.superuserUrl, '--app-url', db.appUrl, ...args], { encoding: 'utf8' });
+      spawnSync(process.execPath, [...CLI, 'probe', db.superuserUrl, '--app-url', db.appUrl, ...args], { encoding: 'utf8' });
     beforeAll(async () => {
       await admin.query(`
         create schema sparse;
@@ -118,7 +119,7 @@ describe('rowguard probe', () => {
 
     it('exits 1 from the command line, with PASS/FAIL per object', () => {
       const run = (schema: string) =>
-        spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'probe', db.superuserUrl, '--app-url', db.appUrl, '--schema', schema], { encoding: 'utf8' });
+        spawnSync(process.execPath, [...CLI, 'probe', db.superuserUrl, '--app-url', db.appUrl, '--schema', schema], { encoding: 'utf8' });
       const leaky = run('leaky');
       expect(leaky.status).toBe(1);
       expect(leaky.stdout).toMatch(/^FAIL {2}leaky\.notes$/m);

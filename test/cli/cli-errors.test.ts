@@ -6,8 +6,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ROLES } from '../helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { CLI } from '../helpers/cli.js';
 
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const SECRET = 'x'.repeat(32);
 /** Without any database setting of the calling environment. */
 const baseEnv = (): NodeJS.ProcessEnv => {

@@ -4,17 +4,15 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { jwtVerify } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from '../helpers/cli.js';
 
 /**
  * End to end on the embedded database: `serve --data-dir X` runs in a scratch working
  * directory, and the commands run there afterwards with no URL and no --data-dir find X.
  */
-const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = ['--import', pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href, join(ROOT, 'src/cli/main.ts')];
 
 let work: string;
 let dataDir: string;

@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../src/embedded/embedded-postgres.js';
@@ -20,6 +22,8 @@ declare module 'vitest' {
  * superuser URL). A migrated template database is built once; each test file clones it.
  */
 export default async function setup(project: TestProject) {
+  // The CLI tests run the compiled command (helpers/cli.ts): built alongside the database.
+  const built = promisify(execFile)('npm', ['run', '--silent', 'build']);
   let superuserUrl = process.env.ROWGUARD_TEST_DATABASE_URL;
   let stop = async () => {};
   if (!superuserUrl) {
@@ -52,6 +56,7 @@ export default async function setup(project: TestProject) {
   });
   await migrate({ connectionString: ownerUrl, variables: { app_role: TEST_ROLES.app, system_role: TEST_ROLES.system } });
 
+  await built;
   project.provide('cluster', { superuserUrl, template, password, serverVersionNum: Number(rows[0]!.server_version_num) });
   return stop;
 }

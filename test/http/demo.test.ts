@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ensureMember } from '../../src/members/ensure-member.js';
 import { demoInstructions, seedDemo } from '../../src/demo.js';
 import { useHarness } from '../helpers/http.js';
+import { CLI } from '../helpers/cli.js';
 
 const context = useHarness();
 
@@ -55,7 +56,7 @@ describe('rowguard token', () => {
   it('mints an HS256 token the service accepts', async () => {
     const secret = randomBytes(32).toString('base64url');
     const tenant = '6f1c2a9e-0b5d-4c3e-8f7a-1d2e3f4a5b6c';
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'token', '--tenant', tenant, '--user', 'carol', '--ttl', '2h'], {
+    const result = spawnSync(process.execPath, [...CLI, 'token', '--tenant', tenant, '--user', 'carol', '--ttl', '2h'], {
       encoding: 'utf8',
       env: { ...process.env, ROWGUARD_JWT_SECRET: secret },
     });
@@ -68,7 +69,7 @@ describe('rowguard token', () => {
   });
 
   it('refuses a tenant that is not a UUID, in one line', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'token', '--tenant', 'acme', '--user', 'carol'], {
+    const result = spawnSync(process.execPath, [...CLI, 'token', '--tenant', 'acme', '--user', 'carol'], {
       encoding: 'utf8',
       env: { ...process.env, ROWGUARD_JWT_SECRET: 'x'.repeat(32) },
     });

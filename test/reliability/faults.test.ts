@@ -11,6 +11,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { MixedLoad, type LoadResult } from '../helpers/mixed-load.js';
 import { recordFigures, SOAK } from '../helpers/reliability.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { CLI } from '../helpers/cli.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -187,7 +188,7 @@ describe('five service processes started together on an empty database', () => {
       ROWGUARD_LOG_LEVEL: 'info',
     };
     const processes = Array.from({ length: 5 }, () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       const output = { stdout: '', stderr: '' };
       child.stdout.on('data', (d) => (output.stdout += d));
       child.stderr.on('data', (d) => (output.stderr += d));
