@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 // Both tiers run against real PostgreSQL with the same pool and timeouts.
@@ -6,6 +7,10 @@ const shared = {
   testTimeout: 60_000,
   hookTimeout: 180_000,
 } as const;
+
+// The packages from their sources, as tsconfig.json's paths do for the type check and tsx
+// (in each project: projects do not inherit the root's settings).
+const alias = Object.fromEntries(['kernel', 'audit', 'testing'].map((name) => [`@rowguard/${name}`, fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url))]));
 
 export default defineConfig({
   test: {
@@ -16,6 +21,7 @@ export default defineConfig({
     projects: [
       {
         // `npm run test:fast`: what a developer runs while working.
+        resolve: { alias },
         test: {
           name: 'fast',
           include: ['test/**/*.test.ts'],
@@ -25,6 +31,7 @@ export default defineConfig({
       },
       {
         // `npm run test:reliability`: leak, faults, fuzz and fairness under load; minutes, not seconds.
+        resolve: { alias },
         test: {
           name: 'reliability',
           include: ['test/reliability/**/*.test.ts'],

@@ -3,11 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { substituteVariables } from '../src/schema/sql-variables.js';
-import { tenantTableSql } from '../src/schema/tenant-table.js';
-import { startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
-import { bootstrapDatabase } from '../src/schema/bootstrap.js';
-import { migrate } from '../src/schema/migrate.js';
+import { substituteVariables } from '../packages/kernel/src/schema/sql-variables.js';
+import { tenantTableSql } from '../packages/kernel/src/schema/tenant-table.js';
+import { startEmbeddedPostgres } from '../packages/testing/src/embedded/embedded-postgres.js';
+import { bootstrapDatabase } from '../packages/kernel/src/schema/bootstrap.js';
+import { migrate } from '../packages/kernel/src/schema/migrate.js';
+import { SERVICE_MIGRATIONS } from '../src/service-migrations.js';
 
 export const BENCH_ROLES = { ownerRole: 'rowguard_bench_owner', appRole: 'rowguard_bench_app', systemRole: 'rowguard_bench_system' };
 
@@ -41,7 +42,7 @@ export async function benchDatabase({ tenants, rows, log }: { tenants: number; r
   const database = `rowguard_bench_${randomUUID().slice(0, 8)}`;
   const password = randomUUID();
   const { ownerUrl, appUrl } = await bootstrapDatabase({ superuserUrl, database, ...BENCH_ROLES, ownerPassword: password, appPassword: password });
-  await migrate({ connectionString: ownerUrl, variables: { app_role: BENCH_ROLES.appRole, system_role: BENCH_ROLES.systemRole } });
+  await migrate({ connectionString: ownerUrl, directory: SERVICE_MIGRATIONS, variables: { app_role: BENCH_ROLES.appRole, system_role: BENCH_ROLES.systemRole } });
 
   const owner = new pg.Client({ connectionString: ownerUrl });
   await owner.connect();

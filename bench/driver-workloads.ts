@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { contextProof } from '../src/db/context-proof.js';
-import type { Kernel } from '../src/db/kernel.js';
+import { contextProof } from '../packages/kernel/src/db/context-proof.js';
+import type { Kernel } from '../packages/kernel/src/db/kernel.js';
 
 /** One row to aim at: a tenant, one of its projects, and that project's list position. */
 export interface Key {

@@ -10,9 +10,9 @@
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load-config.js';
-import { readContextKey } from '../src/db/context-proof.js';
-import { createKernel, type Kernel } from '../src/db/kernel.js';
-import { createPool } from '../src/db/pool.js';
+import { readContextKey } from '../packages/kernel/src/db/context-proof.js';
+import { createKernel, type Kernel } from '../packages/kernel/src/db/kernel.js';
+import { createPool } from '../packages/kernel/src/db/pool.js';
 import { createApp } from '../src/http/app.js';
 import { createJwtVerifier } from '../src/http/auth/jwt-verifier.js';
 import { HttpProblem } from '../src/http/problem.js';

@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { contextProof, readContextKey } from '../src/db/context-proof.js';
-import type { Kernel } from '../src/db/kernel.js';
+import { contextProof, readContextKey } from '../packages/kernel/src/db/context-proof.js';
+import type { Kernel } from '../packages/kernel/src/db/kernel.js';
 import { quantile, summarize } from './statistics.js';
 
 export interface ScalePoint {

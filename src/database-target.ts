@@ -1,9 +1,9 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from './config/load-config.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded/embedded-postgres.js';
-import { RowguardError } from './errors.js';
-import { migrate } from './schema/migrate.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '@rowguard/testing';
+import { migrate, RowguardError } from '@rowguard/kernel';
+import { SERVICE_MIGRATIONS } from './service-migrations.js';
 
 export interface DatabaseTarget {
   ownerUrl: string;
@@ -24,6 +24,7 @@ export async function connectDatabase(config: Config, log: Logger): Promise<Data
   try {
     await migrate({
       connectionString: target.ownerUrl,
+      directory: SERVICE_MIGRATIONS,
       variables: { app_role: target.appRole, system_role: config.systemRole },
       onApplied: (m, ms) => log.info({ migration: m.name, ms: Math.round(ms) }, 'migration applied'),
     });

@@ -1,4 +1,4 @@
-import type { Kernel } from './db/kernel.js';
+import type { Kernel } from '@rowguard/kernel';
 import { recordChangeIn } from './http/record-change.js';
 
 export interface DemoTenant {

@@ -1,8 +1,6 @@
 import type pg from 'pg';
 import type { Config } from './config/load-config.js';
-import { readContextKey } from './db/context-proof.js';
-import { createKernel, type Kernel } from './db/kernel.js';
-import { createPool } from './db/pool.js';
+import { createKernel, createPool, type Kernel, readContextKey } from '@rowguard/kernel';
 import type { DatabaseTarget } from './database-target.js';
 
 export interface ConfiguredKernel {

@@ -2,15 +2,13 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from './config/load-config.js';
-import type { Kernel } from './db/kernel.js';
+import { assertSafeAppRole, type Kernel, readMigrations, UnsafeRoleError } from '@rowguard/kernel';
 import { kernelFromConfig } from './kernel-from-config.js';
-import { assertSafeAppRole } from './db/role-guard.js';
-import { UnsafeRoleError } from './errors.js';
 import type { Secrets } from './config/dev-secrets.js';
 import { createApp } from './http/app.js';
 import { createJwtVerifier } from './http/auth/jwt-verifier.js';
 import { startWorker, type Worker } from './jobs/worker.js';
-import { readMigrations, SERVICE_MIGRATIONS } from './schema/migrate.js';
+import { SERVICE_MIGRATIONS } from './service-migrations.js';
 import { connectDatabase, type DatabaseTarget } from './database-target.js';
 
 export interface RunningService {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
+import { startEmbeddedPostgres } from '../packages/testing/src/embedded/embedded-postgres.js';
 import { CLI } from './helpers/cli.js';
 
 // What `npm start` does on a fresh machine: rowguard serve with no database URL.
@@ -110,7 +110,7 @@ describe('rowguard serve on embedded PostgreSQL', () => {
     // embedded-postgres's exit hooks would call process.exit(0) on 'beforeExit': a failing test
     // run or command ending by itself would report success.
     const script = `
-      import { startEmbeddedPostgres } from './src/embedded/embedded-postgres.ts';
+      import { startEmbeddedPostgres } from './packages/testing/src/embedded/embedded-postgres.ts';
       await startEmbeddedPostgres({ dataDir: '/dev/null/not-a-folder' }).catch(() => {});
       process.exitCode = 7;`;
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script]);
@@ -193,7 +193,7 @@ describe('local secrets during the first start', () => {
       record(temp, secrets, seen, watchers);
       record(dataDir, secrets, seen, watchers);
       const script = `
-        import { startEmbeddedPostgres } from './src/embedded/embedded-postgres.ts';
+        import { startEmbeddedPostgres } from './packages/testing/src/embedded/embedded-postgres.ts';
         const db = await startEmbeddedPostgres({ dataDir: process.env.SECRETS_DATA_DIR });
         await db.stop();`;
       const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, TMPDIR: temp, SECRETS_DATA_DIR: dataDir } });

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { ROWGUARD_ERROR_CODES } from '../src/errors.js';
+import { ROWGUARD_ERROR_CODES } from '../packages/kernel/src/errors.js';
 import { PROBLEMS } from '../src/http/problem.js';
 
 // The README's error lists are the registries: a code added, removed or moved to another

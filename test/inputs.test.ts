@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load-config.js';
-import { assertStatementAllowed } from '../src/db/statement-guard.js';
-import { parseTenantId } from '../src/db/tenant-id.js';
-import { substituteVariables } from '../src/schema/sql-variables.js';
+import { assertStatementAllowed } from '../packages/kernel/src/db/statement-guard.js';
+import { parseTenantId } from '../packages/kernel/src/db/tenant-id.js';
+import { substituteVariables } from '../packages/kernel/src/schema/sql-variables.js';
 import { CLI } from './helpers/cli.js';
 
 describe('parseTenantId', () => {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, readMigrations, SERVICE_MIGRATIONS } from '../src/schema/migrate.js';
+import { migrate, readMigrations } from '../packages/kernel/src/schema/migrate.js';
+import { SERVICE_MIGRATIONS } from '../src/service-migrations.js';
 import { TEST_ROLES } from './helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 
@@ -37,12 +38,12 @@ describe('migrations', () => {
 
   it('five runners started together apply each file exactly once', async () => {
     const db = await emptyDatabase();
-    const runs = await Promise.all(Array.from({ length: 5 }, () => migrate({ connectionString: db.ownerUrl, variables })));
+    const runs = await Promise.all(Array.from({ length: 5 }, () => migrate({ connectionString: db.ownerUrl, directory: SERVICE_MIGRATIONS, variables })));
     const applied = runs.flat().map((m) => m.name);
     expect(applied.sort()).toEqual(files);
     expect((await appliedRows(db)).map((r) => r.name)).toEqual(files);
     // A later start finds nothing to do.
-    expect(await migrate({ connectionString: db.ownerUrl, variables })).toEqual([]);
+    expect(await migrate({ connectionString: db.ownerUrl, directory: SERVICE_MIGRATIONS, variables })).toEqual([]);
   });
 
   it('refuses a file changed after it was applied', async () => {
@@ -61,7 +62,7 @@ describe('migrations', () => {
     const dir = await copyOfMigrations();
     await writeFile(join(dir, '9999_from_the_future.sql'), 'select 1;\n');
     await migrate({ connectionString: db.ownerUrl, directory: dir, variables });
-    await expect(migrate({ connectionString: db.ownerUrl, variables })).rejects.toMatchObject({ code: 'MIGRATION_UNKNOWN' });
+    await expect(migrate({ connectionString: db.ownerUrl, directory: SERVICE_MIGRATIONS, variables })).rejects.toMatchObject({ code: 'MIGRATION_UNKNOWN' });
   });
 
   it('rolls back a failing migration whole and records nothing for it', async () => {
@@ -88,7 +89,7 @@ describe('migrations', () => {
 
   it('creates every object owned by the migrating role, none by the app role', async () => {
     const db = await emptyDatabase();
-    await migrate({ connectionString: db.ownerUrl, variables });
+    await migrate({ connectionString: db.ownerUrl, directory: SERVICE_MIGRATIONS, variables });
     const client = new pg.Client({ connectionString: db.superuserUrl });
     await client.connect();
     cleanup.push(() => client.end());

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKernel, type Kernel } from '../src/db/kernel.js';
-import { createPool } from '../src/db/pool.js';
+import { createKernel, type Kernel } from '../packages/kernel/src/db/kernel.js';
+import { createPool } from '../packages/kernel/src/db/pool.js';
 import { TEST_ROLES } from './helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { ProtocolCounter } from './helpers/protocol-counter.js';

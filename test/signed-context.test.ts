@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runProbe } from '../src/probe/run-probe.js';
-import { setSignedContext } from '../src/schema/signed-context.js';
+import { runProbe } from '../packages/audit/src/probe/run-probe.js';
+import { setSignedContext } from '../packages/kernel/src/schema/signed-context.js';
 import { TEST_ROLES } from './helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { seedTenant, type TenantSeed } from './helpers/fixtures.js';

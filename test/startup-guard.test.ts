@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertSafeAppRole } from '../src/db/role-guard.js';
+import { assertSafeAppRole } from '../packages/kernel/src/db/role-guard.js';
 import { TEST_ROLES } from './helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { CLI } from './helpers/cli.js';

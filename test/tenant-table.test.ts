@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { SERVICE_MIGRATIONS, readMigrations } from '../src/schema/migrate.js';
-import { tenantPredicate } from '../src/db/sql.js';
-import { parseIndexColumns, tenantTableSql } from '../src/schema/tenant-table.js';
+import { readMigrations } from '../packages/kernel/src/schema/migrate.js';
+import { SERVICE_MIGRATIONS } from '../src/service-migrations.js';
+import { tenantPredicate } from '../packages/kernel/src/db/sql.js';
+import { parseIndexColumns, tenantTableSql } from '../packages/kernel/src/schema/tenant-table.js';
 import { TEST_ROLES } from './helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { discoverTenantTables } from './helpers/isolation-check.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Kernel } from '../src/db/kernel.js';
-import { SQLSTATE } from '../src/db/sql.js';
+import type { Kernel } from '../packages/kernel/src/db/kernel.js';
+import { SQLSTATE } from '../packages/kernel/src/db/sql.js';
 import { TEST_ROLES } from './helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { createHarness } from './helpers/http.js';

@@ -1,7 +1,6 @@
 import pg from 'pg';
-import { RowguardError } from '../errors.js';
-import { formatHtml, formatJson, formatSarif, formatText } from '../audit/report-formats.js';
-import { auditScopeProblem, fixSql, runAudit } from '../audit/run-audit.js';
+import { RowguardError } from '@rowguard/kernel';
+import { auditScopeProblem, fixSql, formatHtml, formatJson, formatSarif, formatText, runAudit } from '@rowguard/audit';
 import { wholeNumberFlag } from './commands.js';
 
 export interface AuditCommandOptions {

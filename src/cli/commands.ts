@@ -1,5 +1,5 @@
 // The command table of the rowguard CLI: each command's flags, usage line and help text.
-import { RowguardError } from '../errors.js';
+import { RowguardError } from '@rowguard/kernel';
 
 /** Every flag; each command accepts only its own (COMMANDS), plus --help. */
 export const OPTIONS = {

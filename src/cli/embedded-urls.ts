@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { RowguardError } from '../errors.js';
+import { RowguardError } from '@rowguard/kernel';
 
-/** As in src/embedded/embedded-postgres.ts: the database and owner role the embedded cluster gets. */
+/** As in packages/testing/src/embedded/embedded-postgres.ts: the database and owner role the embedded cluster gets. */
 const DATABASE = 'rowguard';
 const OWNER_ROLE = 'rowguard_owner';
 

@@ -6,21 +6,16 @@ import pg from 'pg';
 import { loadSecrets } from '../config/dev-secrets.js';
 import { loadConfig, type Config } from '../config/load-config.js';
 import { connectDatabase } from '../database-target.js';
-import { RowguardError } from '../errors.js';
+import { type Kernel, parseIndexColumns, parseTenantId, RowguardError, setSignedContext, setupRoles, tenantTableSql } from '@rowguard/kernel';
 import { createLogger } from '../log.js';
-import { setupRoles } from '../schema/roles.js';
-import { setSignedContext } from '../schema/signed-context.js';
-import { parseIndexColumns, tenantTableSql } from '../schema/tenant-table.js';
 import { auditCommand, unreachableError } from './audit-command.js';
 import { COMMANDS, HELP, helpOf, OPTIONS, type Flag } from './commands.js';
 import { probeCommand } from './probe-command.js';
 import { dataDirSetting, rememberDataDir } from './data-dir.js';
 import { runningEmbedded, urlsText } from './embedded-urls.js';
 import { mintToken } from '../http/auth/mint-token.js';
-import type { Kernel } from '../db/kernel.js';
 import { kernelFromConfig } from '../kernel-from-config.js';
 import { demoInstructions, seedDemo } from '../demo.js';
-import { parseTenantId } from '../db/tenant-id.js';
 import { ensureMember, membershipProblem, type MemberRole } from '../members/ensure-member.js';
 
 /** Commands whose usage errors exit 2 ("could not run"); the others exit 1 like their other errors. */

@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { RowguardError } from '../errors.js';
+import { RowguardError } from '@rowguard/kernel';
 import { connectClient, unreachableError } from './audit-command.js';
-import { runProbe, type ProbeReport } from '../probe/run-probe.js';
+import { runProbe, type ProbeReport } from '@rowguard/audit';
 import { wholeNumberFlag } from './commands.js';
 
 export interface ProbeCommandOptions {

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { RowguardError } from '../errors.js';
+import { RowguardError } from '@rowguard/kernel';
 
 const RESERVED_PORTS = new Set([1883, 3306, 4222, 5432, 5672, 6379]);
 

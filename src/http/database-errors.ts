@@ -1,6 +1,4 @@
-import { isConnectionFailure, SQLSTATE } from '../db/sql.js';
-import { TenantBusyError } from '../db/tenant-limiter.js';
-import { RowguardError } from '../errors.js';
+import { isConnectionFailure, RowguardError, SQLSTATE, TenantBusyError } from '@rowguard/kernel';
 import { HttpProblem } from './problem.js';
 
 interface DatabaseError {

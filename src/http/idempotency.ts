@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
-import type { HeldTransaction } from '../db/kernel.js';
+import type { HeldTransaction } from '@rowguard/kernel';
 import type { Principal } from './auth/principal.js';
 import { HttpProblem, problemBody } from './problem.js';
 

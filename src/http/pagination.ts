@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { isUuid } from '../db/tenant-id.js';
+import { isUuid } from '@rowguard/kernel';
 import { HttpProblem } from './problem.js';
 
 /** Position after the last row of a page, in the list order (created_at desc, id desc). */

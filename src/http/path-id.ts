@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import { isUuid } from '../db/tenant-id.js';
+import { isUuid } from '@rowguard/kernel';
 import { notFound } from './problem.js';
 
 /** A UUID path parameter, lower-cased. Anything else names nothing: 404, like another tenant's id. */

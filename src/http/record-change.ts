@@ -1,4 +1,4 @@
-import type { Transaction } from '../db/kernel.js';
+import type { Transaction } from '@rowguard/kernel';
 import type { RequestScope } from './request-scope.js';
 
 export interface Change {

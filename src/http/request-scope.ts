@@ -1,7 +1,5 @@
 import type pg from 'pg';
-import type { HeldTransaction } from '../db/kernel.js';
-import { SQLSTATE } from '../db/sql.js';
-import { TransactionStateError } from '../errors.js';
+import { type HeldTransaction, SQLSTATE, TransactionStateError } from '@rowguard/kernel';
 import { authorize, LEVEL, type Credential, type Permission, type Principal, type Role } from './auth/principal.js';
 import { IdempotentReplay, lookUpStoredResponse, type IdempotentRequest, type StoredResponse } from './idempotency.js';
 import { HttpProblem } from './problem.js';

@@ -1,4 +1,4 @@
-import { quoteIdent } from '../db/sql.js';
+import { quoteIdent } from '@rowguard/kernel';
 import { keyset } from './pagination.js';
 
 type Row = Record<string, unknown>;

@@ -1,4 +1,4 @@
-import type { Kernel } from '../db/kernel.js';
+import type { Kernel } from '@rowguard/kernel';
 
 /** Deletes idempotency keys past their time to live, in system mode. Returns how many. */
 export async function purgeIdempotencyKeys(kernel: Kernel): Promise<number> {

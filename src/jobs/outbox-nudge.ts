@@ -1,4 +1,4 @@
-import type { Kernel } from '../db/kernel.js';
+import type { Kernel } from '@rowguard/kernel';
 
 /**
  * Wakes the outbox relay (every worker LISTENing on rowguard_outbox, in this process or

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { PgBoss } from './queue.js';
-import { quoteIdent } from '../db/sql.js';
+import { quoteIdent } from '@rowguard/kernel';
 
 export const DELIVERY_QUEUE = 'deliver-webhook';
 

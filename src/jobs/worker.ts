@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { Kernel } from '../db/kernel.js';
+import type { Kernel } from '@rowguard/kernel';
 import { deliverWebhook, DeliveryFailed, type DeliveryJob, type DeliverySettings } from '../webhooks/delivery.js';
 import { startDispatcher } from './job-dispatcher.js';
 import { pruneDeliveries, purgeIdempotencyKeys } from './maintenance.js';

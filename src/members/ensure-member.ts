@@ -1,5 +1,4 @@
-import type { Kernel } from '../db/kernel.js';
-import { RowguardError } from '../errors.js';
+import { type Kernel, RowguardError } from '@rowguard/kernel';
 import { recordChangeIn } from '../http/record-change.js';
 
 export type MemberRole = 'owner' | 'admin' | 'member' | 'viewer';

@@ -1,5 +1,4 @@
-import { RowguardError } from '../errors.js';
-import type { Kernel } from '../db/kernel.js';
+import { type Kernel, RowguardError } from '@rowguard/kernel';
 import { postJson } from './post-json.js';
 import { webhookSignature } from './signature.js';
 

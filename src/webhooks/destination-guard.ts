@@ -1,4 +1,4 @@
-import { RowguardError } from '../errors.js';
+import { RowguardError } from '@rowguard/kernel';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixSql, runAudit, type AuditReport } from '../../src/audit/run-audit.js';
+import { fixSql, runAudit, type AuditReport } from '../../packages/audit/src/audit/run-audit.js';
 import { TEST_ROLES } from '../helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Catalog } from '../../src/audit/catalog.js';
-import { serverVersion } from '../../src/audit/lints/server-version.js';
-import { fixSql, runAudit } from '../../src/audit/run-audit.js';
+import type { Catalog } from '../../packages/audit/src/audit/catalog.js';
+import { serverVersion } from '../../packages/audit/src/audit/lints/server-version.js';
+import { fixSql, runAudit } from '../../packages/audit/src/audit/run-audit.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
 let db: TestDatabase;

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runProbe } from '../../src/probe/run-probe.js';
+import { runProbe } from '../../packages/audit/src/probe/run-probe.js';
 import { TEST_ROLES } from '../helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { seedTenant } from '../helpers/fixtures.js';

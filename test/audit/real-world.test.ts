@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { fixSql, runAudit, type AuditReport } from '../../src/audit/run-audit.js';
-import { runProbe } from '../../src/probe/run-probe.js';
+import { fixSql, runAudit, type AuditReport } from '../../packages/audit/src/audit/run-audit.js';
+import { runProbe } from '../../packages/audit/src/probe/run-probe.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
 /**

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { contextProof, readContextKey } from '../../src/db/context-proof.js';
-import { createKernel, type Kernel, type KernelOptions } from '../../src/db/kernel.js';
-import { createPool } from '../../src/db/pool.js';
-import { withCredentials } from '../../src/schema/bootstrap.js';
-import { setupRoles } from '../../src/schema/roles.js';
+import { contextProof, readContextKey } from '../../packages/kernel/src/db/context-proof.js';
+import { createKernel, type Kernel, type KernelOptions } from '../../packages/kernel/src/db/kernel.js';
+import { createPool } from '../../packages/kernel/src/db/pool.js';
+import { withCredentials } from '../../packages/kernel/src/schema/bootstrap.js';
+import { setupRoles } from '../../packages/kernel/src/schema/roles.js';
 import { TEST_ROLES } from './cluster.js';
 
 export interface TestDatabase {

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { contextProof, readContextKey } from '../../src/db/context-proof.js';
+import { contextProof, readContextKey } from '../../packages/kernel/src/db/context-proof.js';
 
 /** The tenant and the ids of the rows seeded for it, by table. */
 export interface TenantSeed {

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres } from '../../src/embedded/embedded-postgres.js';
-import { bootstrapDatabase } from '../../src/schema/bootstrap.js';
-import { migrate } from '../../src/schema/migrate.js';
+import { startEmbeddedPostgres } from '../../packages/testing/src/embedded/embedded-postgres.js';
+import { bootstrapDatabase } from '../../packages/kernel/src/schema/bootstrap.js';
+import { migrate } from '../../packages/kernel/src/schema/migrate.js';
 import { TEST_ROLES, type TestCluster } from './cluster.js';
+import { SERVICE_MIGRATIONS } from '../../src/service-migrations.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -54,7 +55,7 @@ export default async function setup(project: TestProject) {
     appPassword: password,
     systemRole: TEST_ROLES.system,
   });
-  await migrate({ connectionString: ownerUrl, variables: { app_role: TEST_ROLES.app, system_role: TEST_ROLES.system } });
+  await migrate({ connectionString: ownerUrl, directory: SERVICE_MIGRATIONS, variables: { app_role: TEST_ROLES.app, system_role: TEST_ROLES.system } });
 
   await built;
   project.provide('cluster', { superuserUrl, template, password, serverVersionNum: Number(rows[0]!.server_version_num) });

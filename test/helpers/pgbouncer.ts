@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { TEST_ROLES } from './cluster.js';
 import type { TestDatabase } from './database.js';
-import { freePort } from '../../src/embedded/free-port.js';
+import { freePort } from '../../packages/testing/src/embedded/free-port.js';
 
 export const PGBOUNCER = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((path) => existsSync(path));
 

@@ -1,8 +1,8 @@
 // A worker in its own process, for the test that kills one mid-delivery.
 import { pino } from 'pino';
-import { readContextKey } from '../../src/db/context-proof.js';
-import { createKernel } from '../../src/db/kernel.js';
-import { createPool } from '../../src/db/pool.js';
+import { readContextKey } from '../../packages/kernel/src/db/context-proof.js';
+import { createKernel } from '../../packages/kernel/src/db/kernel.js';
+import { createPool } from '../../packages/kernel/src/db/pool.js';
 import { startWorker } from '../../src/jobs/worker.js';
 import { WORKER_SETTINGS } from './worker-settings.js';
 

@@ -3,7 +3,7 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/http/auth/mint-token.js';
 import { createJwtVerifier } from '../../src/http/auth/jwt-verifier.js';
-import { RowguardError } from '../../src/errors.js';
+import { RowguardError } from '../../packages/kernel/src/errors.js';
 import { createHarness, useHarness, type TestTenant } from '../helpers/http.js';
 
 const context = useHarness();

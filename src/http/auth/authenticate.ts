@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
-import type { Kernel } from '../../db/kernel.js';
+import type { Kernel } from '@rowguard/kernel';
 import type { AppEnv } from '../context-variables.js';
 import { HttpProblem } from '../problem.js';
 import { hashApiKey, isApiKey, isWellFormedApiKey } from './api-key.js';

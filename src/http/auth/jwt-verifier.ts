@@ -1,7 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { parseTenantId } from '../../db/tenant-id.js';
-import { RowguardError } from '../../errors.js';
+import { parseTenantId, RowguardError } from '@rowguard/kernel';
 import { HttpProblem } from '../problem.js';
 
 export interface JwtOptions {

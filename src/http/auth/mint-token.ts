@@ -1,6 +1,5 @@
 import { SignJWT } from 'jose';
-import { parseTenantId } from '../../db/tenant-id.js';
-import { RowguardError } from '../../errors.js';
+import { parseTenantId, RowguardError } from '@rowguard/kernel';
 
 export interface MintOptions {
   secret: string;

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { every } from 'hono/combine';
-import type { Kernel } from '../../db/kernel.js';
+import type { Kernel } from '@rowguard/kernel';
 import { verifyCredential } from '../auth/authenticate.js';
 import type { VerifiedUser } from '../auth/jwt-verifier.js';
 import type { AppEnv } from '../context-variables.js';

@@ -1,5 +1,5 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import type { Kernel, Transaction } from '../../db/kernel.js';
+import type { Kernel, Transaction } from '@rowguard/kernel';
 import { recordChangeIn } from '../record-change.js';
 import type { AppEnv } from '../context-variables.js';
 import { keyset, pageOf, pageParams } from '../pagination.js';

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import type { Transaction } from '../../db/kernel.js';
+import type { Transaction } from '@rowguard/kernel';
 import { HttpProblem } from '../problem.js';
 import { defineResource } from '../resource.js';
 import { id, name, timestamp, updatedSince } from '../schemas.js';

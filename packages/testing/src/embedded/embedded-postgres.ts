@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { RowguardError } from '../errors.js';
-import { bootstrapDatabase } from '../schema/bootstrap.js';
+import { bootstrapDatabase, RowguardError } from '@rowguard/kernel';
 import { freePort } from './free-port.js';
 
 export interface EmbeddedOptions {

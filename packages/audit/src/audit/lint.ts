@@ -1,5 +1,5 @@
 import type { Catalog, Table } from './catalog.js';
-import { quoteIdent, tenantPredicate } from '../db/sql.js';
+import { quoteIdent, tenantPredicate } from '@rowguard/kernel';
 import { whyNotPinned } from './policy-expression.js';
 
 export type Severity = 'error' | 'warn' | 'info';

@@ -1,4 +1,4 @@
-import { TENANT_SETTING } from '../db/sql.js';
+import { TENANT_SETTING } from '@rowguard/kernel';
 import { contextSources, tenantSettingOf, whyNotPinned } from './policy-expression.js';
 import type pg from 'pg';
 

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { contextProof, PROOF_SETTING, readContextKey } from '../db/context-proof.js';
+import { contextProof, PROOF_SETTING, quoteIdent, quoteLiteral, readContextKey, TENANT_SETTING } from '@rowguard/kernel';
 import type pg from 'pg';
-import { quoteIdent, quoteLiteral, TENANT_SETTING } from '../db/sql.js';
 import { tenantSettingOf } from '../audit/policy-expression.js';
 
 export interface ProbeOptions {

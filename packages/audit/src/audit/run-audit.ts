@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { RowguardError } from '../errors.js';
+import { RowguardError } from '@rowguard/kernel';
 import { readCatalog, type Catalog } from './catalog.js';
 import type { Finding, Severity } from './lint.js';
 import { LINTS } from './lints/index.js';

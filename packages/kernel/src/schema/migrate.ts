@@ -1,12 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { MigrationError } from '../errors.js';
 import { substituteVariables } from './sql-variables.js';
-
-/** The service's own migrations, shipped beside this module. */
-export const SERVICE_MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url));
 
 // Any constant works; it only has to be the same for every instance migrating this database.
 const MIGRATION_LOCK = '7243610427164015';
@@ -22,7 +18,8 @@ export interface Migration {
 export interface MigrateOptions {
   /** Owner connection, direct to PostgreSQL: a session advisory lock does not survive a transaction-mode pooler. */
   connectionString: string;
-  directory?: string;
+  /** The folder of NNNN_name.sql files. */
+  directory: string;
   /** Values for :"name" / :'name' in the files (app_role, system_role). */
   variables: Readonly<Record<string, string>>;
   onApplied?: (migration: Migration, milliseconds: number) => void;
@@ -49,9 +46,9 @@ export async function readMigrations(directory: string): Promise<Migration[]> {
  * file has changed or the database has migrations this code does not know.
  *
  * @example
- * await migrate({ connectionString: ownerUrl, variables: { app_role: 'rowguard_app', system_role: 'rowguard_system' } });
+ * await migrate({ connectionString: ownerUrl, directory: 'db/migrations', variables: { app_role: 'rowguard_app', system_role: 'rowguard_system' } });
  */
-export async function migrate({ connectionString, directory = SERVICE_MIGRATIONS, variables, onApplied }: MigrateOptions): Promise<Migration[]> {
+export async function migrate({ connectionString, directory, variables, onApplied }: MigrateOptions): Promise<Migration[]> {
   const migrations = await readMigrations(directory);
   const client = new pg.Client({ connectionString, application_name: 'rowguard migrate' });
   await client.connect();
