@@ -161,6 +161,34 @@ describe('withTenant', () => {
   });
 });
 
+describe("rowMode 'array'", () => {
+  // Two columns named `name`: as objects the second hides the first (node-postgres keeps one
+  // key), as arrays both are there, in column order, parsed with the same type parsers.
+  const text = `select name, upper(name) as name, created_at from projects where name like 'p%' order by 1`;
+
+  it('returns every column of a row in order, also when names repeat, prepared or not', async () => {
+    const tenant = tenants[11]!;
+    const { kernel: unprepared } = db.kernel({ appPoolSize: 1, prepare: false });
+    for (const k of [kernel, unprepared]) {
+      const { rows, fields } = await k.withTenant(tenant, (tx) => tx.query<unknown[]>(text, [], { rowMode: 'array' }));
+      expect(fields.map((f) => f.name)).toEqual(['name', 'name', 'created_at']);
+      expect(rows.map((row) => row.slice(0, 2))).toEqual([['p0', 'P0'], ['p1', 'P1'], ['p2', 'P2']]);
+      expect(rows[0]![2]).toBeInstanceOf(Date);
+      const objects = await k.withTenant(tenant, (tx) => tx.query(text));
+      expect(objects.rows[0]).toEqual({ name: 'P0', created_at: expect.any(Date) });
+    }
+  });
+
+  it('applies to its own statement only, including the one that commits', async () => {
+    const tenant = tenants[12]!;
+    const tx = kernel.holdTenant(tenant);
+    tx.prepend('select count(*)::int as n from projects', [], ({ rows }) => expect(rows).toEqual([{ n: 3 }]));
+    expect((await tx.query<unknown[]>('select 1 as a, 2 as a', [], { rowMode: 'array' })).rows).toEqual([[1, 2]]);
+    expect((await tx.query('select 1 as a, 2 as b')).rows).toEqual([{ a: 1, b: 2 }]);
+    expect((await tx.last<unknown[]>(text, [], { rowMode: 'array' })).rows).toHaveLength(3);
+  });
+});
+
 describe('tenantQuery', () => {
   it('runs one statement in the tenant’s scope and commits it', async () => {
     const tenant = tenants[5]!;

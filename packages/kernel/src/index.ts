@@ -4,7 +4,7 @@
  * tenant-table policy generator and the signed tenant context. Importing it does nothing;
  * every function takes its configuration explicitly. `pg` is a peer dependency.
  */
-export { createKernel, type HeldTransaction, type Kernel, type KernelOptions, type Transaction } from './db/kernel.js';
+export { createKernel, type HeldTransaction, type Kernel, type KernelOptions, type QueryOptions, type Transaction } from './db/kernel.js';
 export { createPool, type PoolOptions } from './db/pool.js';
 export { assertSafeAppRole, findAppRoleProblems } from './db/role-guard.js';
 export { isUuid, parseTenantId } from './db/tenant-id.js';

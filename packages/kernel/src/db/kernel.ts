@@ -6,7 +6,7 @@ import { contextProof, PROOF_SETTING } from './context-proof.js';
 import { TenantLimiter } from './tenant-limiter.js';
 import { ScopedTransaction, type AcquireSlot, type HeldTransaction, type Transaction, type TransactionOptions } from './transaction.js';
 
-export type { HeldTransaction, Transaction } from './transaction.js';
+export type { HeldTransaction, QueryOptions, Transaction } from './transaction.js';
 
 export interface KernelOptions {
   /** Pool connected as the restricted app role: all request traffic. */

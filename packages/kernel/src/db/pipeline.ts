@@ -11,6 +11,8 @@ export interface PipelineStatement {
   closeFirst?: boolean;
   /** Collect the rows and command tag of this statement. */
   wantResult?: boolean;
+  /** 'array': each row as an array of its values in column order (columns may share a name). */
+  rowMode?: 'array';
 }
 
 export interface PipelineOutcome {
@@ -38,7 +40,7 @@ type ResultBuilder = pg.QueryResult & {
 type TypeParsers = { getTypeParser(oid: number, format?: string): unknown };
 
 // node-postgres's own result type, parsing rows with the connection's type parsers.
-const newResult = (types?: TypeParsers) => new (pg.Result as unknown as new (rowMode: undefined, types?: TypeParsers) => ResultBuilder)(undefined, types);
+const newResult = (rowMode: 'array' | undefined, types?: TypeParsers) => new (pg.Result as unknown as new (rowMode: 'array' | undefined, types?: TypeParsers) => ResultBuilder)(rowMode, types);
 
 // pg converts JS values (Dates, arrays, Buffers, objects) to wire text with this function.
 const prepareValue = (pg as unknown as { utils: { prepareValue(value: unknown): unknown } }).utils.prepareValue;
@@ -108,7 +110,7 @@ export class Pipeline {
   }
 
   handleRowDescription(message: { fields: unknown[] }): void {
-    this.currentResult = newResult(this.types);
+    this.currentResult = newResult(this.statements[this.current]?.rowMode, this.types);
     this.currentResult.addFields(message.fields);
   }
 
@@ -125,7 +127,7 @@ export class Pipeline {
   handleCommandComplete(message: { text: string }): void {
     const statement = this.statements[this.current];
     if (statement?.wantResult) {
-      const result = this.currentResult ?? newResult(this.types);
+      const result = this.currentResult ?? newResult(statement.rowMode, this.types);
       result.addCommandComplete(message);
       this.results.push(result);
     }

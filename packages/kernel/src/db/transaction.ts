@@ -5,10 +5,26 @@ import { isConnectionFailure } from './sql.js';
 import { assertStatementAllowed } from './statement-guard.js';
 import { StatementCache } from './statement-cache.js';
 
+/** How a statement's rows come back. */
+export interface QueryOptions {
+  /**
+   * 'array': each row as an array of its values in column order, as node-postgres's
+   * `rowMode: 'array'`. What ORMs ask for: a join whose columns share a name (`id`, `name`)
+   * keeps them all.
+   */
+  rowMode?: 'array';
+}
+
 /** What a scoped transaction offers to the function it runs. */
 export interface Transaction {
-  /** Runs one parameterized statement ($1, $2, …) in this transaction. */
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+  /**
+   * Runs one parameterized statement ($1, $2, …) in this transaction.
+   *
+   * @example
+   * const { rows } = await tx.query<{ id: string }>('select id from notes where author_id = $1', [authorId]);
+   * const { rows: tuples } = await tx.query<unknown[]>('select n.id, a.id from notes n join authors a on a.id = n.author_id', [], { rowMode: 'array' });
+   */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[], options?: QueryOptions): Promise<pg.QueryResult<R>>;
 }
 
 /**
@@ -23,7 +39,7 @@ export interface HeldTransaction extends Transaction {
    */
   prepend(text: string, values: readonly unknown[], onResult?: (result: pg.QueryResult) => void): void;
   /** Runs the transaction's final statement and commits with it, in one round trip. */
-  last<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+  last<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[], options?: QueryOptions): Promise<pg.QueryResult<R>>;
   /** COMMIT when `commit` and no statement failed, otherwise ROLLBACK; nothing when nothing was sent. */
   end(commit: boolean): Promise<void>;
 }
@@ -76,18 +92,18 @@ export class ScopedTransaction implements HeldTransaction {
     this.queued.push({ text, values, wantResult: true, onResult });
   }
 
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
-    return this.send<R>(text, values, false);
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[], options?: QueryOptions): Promise<pg.QueryResult<R>> {
+    return this.send<R>(text, values, false, options?.rowMode);
   }
 
   /**
    * The whole rest of the transaction as one round trip: queued statements, the statement and
    * COMMIT (nothing for an implicit transaction, which its Sync ends).
    */
-  async last<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
+  async last<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[], options?: QueryOptions): Promise<pg.QueryResult<R>> {
     let result: pg.QueryResult<R>;
     try {
-      result = await this.send<R>(text, values, true);
+      result = await this.send<R>(text, values, true, options?.rowMode);
     } catch (error) {
       await this.end(false);
       throw error;
@@ -97,7 +113,7 @@ export class ScopedTransaction implements HeldTransaction {
     return result;
   }
 
-  private async send<R extends pg.QueryResultRow>(text: string, values: readonly unknown[] | undefined, commit: boolean): Promise<pg.QueryResult<R>> {
+  private async send<R extends pg.QueryResultRow>(text: string, values: readonly unknown[] | undefined, commit: boolean, rowMode?: 'array'): Promise<pg.QueryResult<R>> {
     if (this.state === 'closed') {
       throw new TransactionStateError('TRANSACTION_CLOSED', 'the transaction has ended; run queries inside its function');
     }
@@ -105,12 +121,12 @@ export class ScopedTransaction implements HeldTransaction {
       throw new TransactionStateError('TRANSACTION_ABORTED', 'an earlier statement failed; the transaction will roll back', { cause: this.failure });
     }
     assertStatementAllowed(text);
-    const statements: Queued[] = [...this.queued.splice(0), { text, values, wantResult: true }];
+    const statements: Queued[] = [...this.queued.splice(0), { text, values, wantResult: true, rowMode }];
     const client = await this.connection();
     const cache = this.cacheOf(client);
     // The caller's statements and the parameterized opening ones (set_config) are prepared;
     // BEGIN and SET LOCAL are not.
-    const plans = statements.map((s) => (cache && (s.wantResult || s.values !== undefined) ? cache.plan(s.text, s.values, s.wantResult === true) : { statement: s, parsed: null }));
+    const plans = statements.map((s) => (cache && (s.wantResult || s.values !== undefined) ? cache.plan(s.text, s.values, s.wantResult === true, s.rowMode) : { statement: s, parsed: null }));
     const closing = commit && this.explicit ? [{ text: 'COMMIT' }] : [];
     try {
       const { results } = await this.run(client, [...plans.map((p) => p.statement), ...closing], cache?.takeEvicted());
