@@ -10,7 +10,11 @@ const shared = {
 
 // The packages from their sources, as tsconfig.json's paths do for the type check and tsx
 // (in each project: projects do not inherit the root's settings).
-const alias = Object.fromEntries(['kernel', 'audit', 'testing'].map((name) => [`@rowguard/${name}`, fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url))]));
+const source = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url));
+const alias = [
+  { find: /^@rowguard\/(kernel|audit|testing)$/, replacement: source('$1/src/index.ts') },
+  { find: /^@rowguard\/kernel\/(\w+)$/, replacement: source('kernel/src/adapters/$1.ts') },
+];
 
 export default defineConfig({
   test: {

@@ -179,6 +179,13 @@ describe("rowMode 'array'", () => {
     }
   });
 
+  it('parses with the statement’s own type parsers when given (`types`, as node-postgres)', async () => {
+    const asText = { getTypeParser: () => (value: string) => `text:${value}` };
+    const { rows } = await kernel.withTenant(tenants[11]!, (tx) => tx.query<unknown[]>('select 1::int, true', [], { rowMode: 'array', types: asText }));
+    expect(rows).toEqual([['text:1', 'text:t']]);
+    expect((await kernel.withTenant(tenants[11]!, (tx) => tx.query('select 1::int as n'))).rows).toEqual([{ n: 1 }]);
+  });
+
   it('applies to its own statement only, including the one that commits', async () => {
     const tenant = tenants[12]!;
     const tx = kernel.holdTenant(tenant);

@@ -11,8 +11,19 @@ export interface PipelineStatement {
   closeFirst?: boolean;
   /** Collect the rows and command tag of this statement. */
   wantResult?: boolean;
-  /** 'array': each row as an array of its values in column order (columns may share a name). */
+  /** How its rows are built (as arrays, with other type parsers); the default: objects, the connection's parsers. */
+  shape?: RowShape;
+}
+
+/** How a statement's rows are built, as node-postgres's query config has it. */
+export interface RowShape {
+  /**
+   * 'array': each row as an array of its values in column order, so a join whose columns
+   * share a name (`id`, `name`) keeps them all. What ORMs ask for.
+   */
   rowMode?: 'array';
+  /** Type parsers for this statement's values, instead of the connection's (`pg.types`). */
+  types?: TypeParsers;
 }
 
 export interface PipelineOutcome {
@@ -37,10 +48,11 @@ type ResultBuilder = pg.QueryResult & {
   addCommandComplete(message: { text: string }): void;
 };
 
-type TypeParsers = { getTypeParser(oid: number, format?: string): unknown };
+export type TypeParsers = { getTypeParser(oid: number, format?: string): unknown };
 
 // node-postgres's own result type, parsing rows with the connection's type parsers.
-const newResult = (rowMode: 'array' | undefined, types?: TypeParsers) => new (pg.Result as unknown as new (rowMode: 'array' | undefined, types?: TypeParsers) => ResultBuilder)(rowMode, types);
+const newResult = (shape: RowShape | undefined, types?: TypeParsers) =>
+  new (pg.Result as unknown as new (rowMode: 'array' | undefined, types?: TypeParsers) => ResultBuilder)(shape?.rowMode, shape?.types ?? types);
 
 // pg converts JS values (Dates, arrays, Buffers, objects) to wire text with this function.
 const prepareValue = (pg as unknown as { utils: { prepareValue(value: unknown): unknown } }).utils.prepareValue;
@@ -110,7 +122,7 @@ export class Pipeline {
   }
 
   handleRowDescription(message: { fields: unknown[] }): void {
-    this.currentResult = newResult(this.statements[this.current]?.rowMode, this.types);
+    this.currentResult = newResult(this.statements[this.current]?.shape, this.types);
     this.currentResult.addFields(message.fields);
   }
 
@@ -127,7 +139,7 @@ export class Pipeline {
   handleCommandComplete(message: { text: string }): void {
     const statement = this.statements[this.current];
     if (statement?.wantResult) {
-      const result = this.currentResult ?? newResult(statement.rowMode, this.types);
+      const result = this.currentResult ?? newResult(statement.shape, this.types);
       result.addCommandComplete(message);
       this.results.push(result);
     }

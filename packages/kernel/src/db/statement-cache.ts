@@ -1,4 +1,4 @@
-import type { PipelineStatement } from './pipeline.js';
+import type { PipelineStatement, RowShape } from './pipeline.js';
 
 type Entry = { name: string; state: 'prepared' | 'unknown' };
 
@@ -16,20 +16,20 @@ export class StatementCache {
   constructor(private readonly capacity: number) {}
 
   /** The statement as it must be sent on this connection, plus the names it (re)parses. */
-  plan(text: string, values: readonly unknown[] | undefined, wantResult = true, rowMode?: 'array'): { statement: PipelineStatement; parsed: string | null } {
+  plan(text: string, values: readonly unknown[] | undefined, wantResult = true, shape?: RowShape): { statement: PipelineStatement; parsed: string | null } {
     let entry = this.entries.get(text);
     if (entry) {
       this.entries.delete(text); // re-insert: most recently used last
       this.entries.set(text, entry);
       if (entry.state === 'prepared') {
-        return { statement: { text, values, name: entry.name, parse: false, wantResult, rowMode }, parsed: null };
+        return { statement: { text, values, name: entry.name, parse: false, wantResult, shape }, parsed: null };
       }
-      return { statement: { text, values, name: entry.name, closeFirst: true, wantResult, rowMode }, parsed: entry.name };
+      return { statement: { text, values, name: entry.name, closeFirst: true, wantResult, shape }, parsed: entry.name };
     }
     entry = { name: `rowguard_${++this.counter}`, state: 'unknown' };
     this.entries.set(text, entry);
     this.evictOverflow();
-    return { statement: { text, values, name: entry.name, wantResult, rowMode }, parsed: entry.name };
+    return { statement: { text, values, name: entry.name, wantResult, shape }, parsed: entry.name };
   }
 
   /** Statements evicted since the last call; the caller closes them on the server. */

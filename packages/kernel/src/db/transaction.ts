@@ -1,19 +1,12 @@
 import type pg from 'pg';
 import { TransactionStateError } from '../errors.js';
-import { Pipeline, type PipelineStatement } from './pipeline.js';
+import { Pipeline, type PipelineStatement, type RowShape } from './pipeline.js';
 import { isConnectionFailure } from './sql.js';
 import { assertStatementAllowed } from './statement-guard.js';
 import { StatementCache } from './statement-cache.js';
 
-/** How a statement's rows come back. */
-export interface QueryOptions {
-  /**
-   * 'array': each row as an array of its values in column order, as node-postgres's
-   * `rowMode: 'array'`. What ORMs ask for: a join whose columns share a name (`id`, `name`)
-   * keeps them all.
-   */
-  rowMode?: 'array';
-}
+/** How a statement's rows come back: `rowMode: 'array'` and `types`, as in node-postgres's query config. */
+export type QueryOptions = RowShape;
 
 /** What a scoped transaction offers to the function it runs. */
 export interface Transaction {
@@ -93,7 +86,7 @@ export class ScopedTransaction implements HeldTransaction {
   }
 
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[], options?: QueryOptions): Promise<pg.QueryResult<R>> {
-    return this.send<R>(text, values, false, options?.rowMode);
+    return this.send<R>(text, values, false, options);
   }
 
   /**
@@ -103,7 +96,7 @@ export class ScopedTransaction implements HeldTransaction {
   async last<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[], options?: QueryOptions): Promise<pg.QueryResult<R>> {
     let result: pg.QueryResult<R>;
     try {
-      result = await this.send<R>(text, values, true, options?.rowMode);
+      result = await this.send<R>(text, values, true, options);
     } catch (error) {
       await this.end(false);
       throw error;
@@ -113,7 +106,7 @@ export class ScopedTransaction implements HeldTransaction {
     return result;
   }
 
-  private async send<R extends pg.QueryResultRow>(text: string, values: readonly unknown[] | undefined, commit: boolean, rowMode?: 'array'): Promise<pg.QueryResult<R>> {
+  private async send<R extends pg.QueryResultRow>(text: string, values: readonly unknown[] | undefined, commit: boolean, shape?: RowShape): Promise<pg.QueryResult<R>> {
     if (this.state === 'closed') {
       throw new TransactionStateError('TRANSACTION_CLOSED', 'the transaction has ended; run queries inside its function');
     }
@@ -121,12 +114,12 @@ export class ScopedTransaction implements HeldTransaction {
       throw new TransactionStateError('TRANSACTION_ABORTED', 'an earlier statement failed; the transaction will roll back', { cause: this.failure });
     }
     assertStatementAllowed(text);
-    const statements: Queued[] = [...this.queued.splice(0), { text, values, wantResult: true, rowMode }];
+    const statements: Queued[] = [...this.queued.splice(0), { text, values, wantResult: true, shape }];
     const client = await this.connection();
     const cache = this.cacheOf(client);
     // The caller's statements and the parameterized opening ones (set_config) are prepared;
     // BEGIN and SET LOCAL are not.
-    const plans = statements.map((s) => (cache && (s.wantResult || s.values !== undefined) ? cache.plan(s.text, s.values, s.wantResult === true, s.rowMode) : { statement: s, parsed: null }));
+    const plans = statements.map((s) => (cache && (s.wantResult || s.values !== undefined) ? cache.plan(s.text, s.values, s.wantResult === true, s.shape) : { statement: s, parsed: null }));
     const closing = commit && this.explicit ? [{ text: 'COMMIT' }] : [];
     try {
       const { results } = await this.run(client, [...plans.map((p) => p.statement), ...closing], cache?.takeEvicted());
