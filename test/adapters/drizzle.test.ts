@@ -3,11 +3,11 @@ import { eq } from 'drizzle-orm';
 import { date, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drizzleOn } from '@rowguard/kernel/drizzle';
-import { tenantTableSql, type Kernel } from '@rowguard/kernel';
-import { TEST_ROLES } from '../helpers/cluster.js';
+import type { Kernel } from '@rowguard/kernel';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createNotesSchema } from '../helpers/own-schema.js';
 
-// A team's own schema, made tenant tables with the generator; the app connects as the app role.
+// Drizzle's view of helpers/own-schema.ts; the app connects as the app role.
 const authors = pgTable('authors', { id: uuid('id').primaryKey().defaultRandom(), tenantId: uuid('tenant_id'), name: text('name').notNull() });
 const notes = pgTable('notes', {
   id: uuid('id').primaryKey().defaultRandom(),
@@ -26,17 +26,7 @@ const seeded: Record<string, { author: string; note: string }> = {};
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const owner = await db.ownerClient();
-  await owner.query(`
-    create table authors (id uuid primary key default gen_random_uuid(), name text not null);
-    create table notes (id uuid primary key default gen_random_uuid(), author_id uuid not null, name text not null, written_at timestamp not null, due date not null);
-  `);
-  for (const table of ['authors', 'notes']) await owner.query(tenantTableSql({ table, appRole: TEST_ROLES.app, systemRole: TEST_ROLES.system }));
-  // References stay inside a tenant: the tenant column is part of the key.
-  await owner.query(`
-    alter table authors add unique (tenant_id, id);
-    alter table notes add foreign key (tenant_id, author_id) references authors (tenant_id, id);
-  `);
+  await createNotesSchema(db);
   ({ kernel } = db.kernel());
   for (const [tenant, who] of [[a, 'Ada'], [b, 'Bob']] as const) {
     seeded[tenant] = await kernel.withTenant(tenant, async (tx) => {
