@@ -136,7 +136,7 @@ describe('tenantMiddleware (Hono)', () => {
     await sleep(100);
     expect(await names(tenant)).toEqual([]);
     expect(checkedOut()).toBe(0);
-    server.closeAllConnections();
+    (server as import('node:http').Server).closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
 });
