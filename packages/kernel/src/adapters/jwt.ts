@@ -1,0 +1,55 @@
+import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+
+export interface JwtTenantOptions {
+  /** HS256 shared secret (at least 32 bytes). One of `secret` and `jwksUrl`. */
+  secret?: string;
+  /** The issuer's JSON Web Key Set, fetched and cached by jose. */
+  jwksUrl?: string;
+  /** Required `iss` and `aud`: a token minted for another service is refused. */
+  issuer?: string;
+  audience?: string;
+  /** The claim naming the tenant; default `tid`. */
+  tenantClaim?: string;
+}
+
+/** A refused credential: 401 in Hono (`getResponse`), Express (`status`) and Fastify (`statusCode`). */
+export class UnauthorizedError extends Error {
+  readonly status = 401;
+  readonly statusCode = 401;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnauthorizedError';
+  }
+  getResponse(): Response {
+    return new Response(this.message, { status: 401, headers: { 'www-authenticate': 'Bearer' } });
+  }
+}
+
+/**
+ * The caller's tenant from a verified `Authorization: Bearer` JWT (jose), for the
+ * middlewares' `tenantOf`. The token must carry `exp`; the key is imported once.
+ *
+ * @example
+ * const tenantOfToken = jwtTenant({ jwksUrl: 'https://auth.example.com/.well-known/jwks.json', issuer: 'https://auth.example.com/', audience: 'api' });
+ * app.use('/api/*', tenantMiddleware({ kernel, tenantOf: (c) => tenantOfToken(c.req.header('authorization')) }));
+ */
+export function jwtTenant({ secret, jwksUrl, issuer, audience, tenantClaim = 'tid' }: JwtTenantOptions): (authorization: string | undefined) => Promise<string> {
+  if ((secret === undefined) === (jwksUrl === undefined)) throw new TypeError('jwtTenant needs one of secret and jwksUrl');
+  if (secret !== undefined && Buffer.byteLength(secret) < 32) throw new TypeError('jwtTenant: an HS256 secret needs at least 32 bytes');
+  const key: Uint8Array | JWTVerifyGetKey = secret !== undefined ? new TextEncoder().encode(secret) : createRemoteJWKSet(new URL(jwksUrl!));
+  const options = { issuer, audience, requiredClaims: ['exp', tenantClaim], algorithms: secret !== undefined ? ['HS256'] : ['RS256', 'PS256', 'ES256', 'EdDSA'] };
+  return async (authorization) => {
+    const token = /^Bearer ([\w-]+\.[\w-]+\.[\w-]+)$/i.exec(authorization ?? '')?.[1];
+    if (!token) throw new UnauthorizedError('a Bearer token is required');
+    let payload: JWTPayload;
+    try {
+      // Two calls for jose's two overloads (a key, a key set).
+      ({ payload } = typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options));
+    } catch {
+      throw new UnauthorizedError('the token is not valid');
+    }
+    const tenant = payload[tenantClaim];
+    if (typeof tenant !== 'string') throw new UnauthorizedError(`the token's ${tenantClaim} claim is not a tenant id`);
+    return tenant;
+  };
+}
