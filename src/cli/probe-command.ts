@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { RowguardError } from '@rowguard/kernel';
-import { connectClient, unreachableError } from './audit-command.js';
-import { runProbe, type ProbeReport } from '@rowguard/audit';
+import { connectClient, incompleteProbe, runProbe, unreachableError, type ProbeReport } from '@rowguard/audit';
 import { wholeNumberFlag } from './commands.js';
 
 export interface ProbeCommandOptions {
@@ -27,17 +26,6 @@ function formatText(report: ProbeReport): string {
   const { pass, fail, notProbed } = report.summary;
   lines.push('', `${pass} passed, ${fail} failed, ${notProbed} not probed${fail === 0 ? ' — no leak found' : ' — TENANT DATA LEAKS'}`);
   return lines.join('\n') + '\n';
-}
-
-function incompleteProbe(report: ProbeReport, expectProbed: number | undefined): RowguardError | undefined {
-  const probed = report.results.filter((r) => r.kind !== 'roles' && r.status !== 'not-probed').length;
-  if (probed === 0) {
-    return new RowguardError('PROBE_INCOMPLETE', 'nothing was probed: no table or view holds rows of two tenants (seed two tenants, or check --schema and --tenant-column)');
-  }
-  if (expectProbed !== undefined && probed < expectProbed) {
-    return new RowguardError('PROBE_INCOMPLETE', `${probed} tables and views probed, expected at least ${expectProbed} (the rest lack rows of two tenants; see SKIP above)`);
-  }
-  return undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { contextProof, PROOF_SETTING, quoteIdent, quoteLiteral, readContextKey, TENANT_SETTING } from '@rowguard/kernel';
+import { contextProof, PROOF_SETTING, quoteIdent, quoteLiteral, readContextKey, RowguardError, TENANT_SETTING } from '@rowguard/kernel';
 import type pg from 'pg';
 import { tenantSettingOf } from '../audit/policy-expression.js';
 
@@ -223,4 +223,19 @@ async function probeRoleEscapes(app: pg.ClientBase): Promise<ProbeResult> {
     await app.query('rollback');
   }
   return { object: 'SET ROLE to other roles', kind: 'roles', status: failures.length ? 'fail' : 'pass', failures };
+}
+
+/**
+ * Why a probe proved too little to pass: nothing probed (no table or view holds rows of two
+ * tenants), or fewer tables and views than expected. Undefined when it probed enough.
+ */
+export function incompleteProbe(report: ProbeReport, expectProbed: number | undefined): RowguardError | undefined {
+  const probed = report.results.filter((r) => r.kind !== 'roles' && r.status !== 'not-probed').length;
+  if (probed === 0) {
+    return new RowguardError('PROBE_INCOMPLETE', 'nothing was probed: no table or view holds rows of two tenants (seed two tenants, or check --schema and --tenant-column)');
+  }
+  if (expectProbed !== undefined && probed < expectProbed) {
+    return new RowguardError('PROBE_INCOMPLETE', `${probed} tables and views probed, expected at least ${expectProbed} (the rest lack rows of two tenants)`);
+  }
+  return undefined;
 }
