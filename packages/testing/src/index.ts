@@ -5,3 +5,4 @@
  */
 export { startEmbeddedPostgres, type EmbeddedDatabase, type EmbeddedOptions } from './embedded/embedded-postgres.js';
 export { expectTenantIsolation, IsolationError, type IsolationOptions } from './expect-tenant-isolation.js';
+export { cloneDatabase, type ClonedDatabase, type DatabaseUrls } from './clone-database.js';

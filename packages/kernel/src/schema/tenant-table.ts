@@ -106,6 +106,18 @@ export function tenantTableSql(options: TenantTableOptions): string {
     `revoke all on ${target} from public, ${app};`,
     `grant ${appPrivileges.join(', ')} on ${target} to ${app};`,
     `grant select, insert, update, delete on ${target} to ${system};`,
+    // Serial columns draw from sequences of their own: whoever may insert needs USAGE on them.
+    '-- usage on the sequences of serial columns, for the roles that may insert',
+    'do $$',
+    'declare sequence_name text; grantee text;',
+    'begin',
+    '  for sequence_name, grantee in',
+    '    select s.oid::regclass::text, a.grantee::regrole::text',
+    `    from pg_depend d join pg_class s on s.oid = d.objid and s.relkind = 'S'`,
+    `    cross join aclexplode((select relacl from pg_class where oid = ${quoteLiteral(target)}::regclass)) a`,
+    `    where d.refobjid = ${quoteLiteral(target)}::regclass and d.deptype = 'a' and a.privilege_type = 'INSERT' and a.grantee <> 0`,
+    `  loop execute format('grant usage on sequence %s to %s', sequence_name, grantee); end loop;`,
+    'end $$;',
   );
   if (transaction) lines.push('commit;');
   return lines.join('\n') + '\n';

@@ -14,6 +14,8 @@ import { freePort } from './free-port.js';
 export interface EmbeddedOptions {
   /** Folder for the cluster (pgdata/) and its generated credentials (credentials.json, mode 0600). */
   dataDir: string;
+  /** The database the owner role owns (default `rowguard`). */
+  database?: string;
   appRole?: string;
   systemRole?: string;
   /** TCP port on 127.0.0.1; default: a free one. */
@@ -38,7 +40,6 @@ interface Credentials {
   app: string;
 }
 
-const DATABASE = 'rowguard';
 const OWNER_ROLE = 'rowguard_owner';
 
 /**
@@ -46,7 +47,7 @@ const OWNER_ROLE = 'rowguard_owner';
  * creating the cluster, the owner/app/system roles and the database on first use and
  * reusing them afterwards.
  */
-export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app', systemRole = 'rowguard_system', port: wanted, onLog = () => {} }: EmbeddedOptions): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres({ dataDir, database = 'rowguard', appRole = 'rowguard_app', systemRole = 'rowguard_system', port: wanted, onLog = () => {} }: EmbeddedOptions): Promise<EmbeddedDatabase> {
   // Imported here, not at the top: the package installs exit hooks (async-exit-hook) when
   // loaded. On a signal they stop every cluster and exit at once; on 'beforeExit' they call
   // process.exit(0), which turns every failing command (and test run) into exit code 0; and
@@ -66,7 +67,7 @@ export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app',
   // Another rowguard process (a running `serve`) may already run this cluster: use it, and
   // leave stopping it to that process.
   const running = await runningPort(pgdata, credentials.superuser);
-  if (running) return connect(running, credentials, { appRole, systemRole, version: await readVersion(pgdata), stop: async () => {} });
+  if (running) return connect(running, credentials, { database, appRole, systemRole, version: await readVersion(pgdata), stop: async () => {} });
   const port = wanted ?? (await freePort());
   const server = new EmbeddedPostgres({
     databaseDir: pgdata,
@@ -88,7 +89,7 @@ export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app',
     const reason = error instanceof Error ? error.message : 'PostgreSQL exited during start-up (see its log above)';
     throw new RowguardError('EMBEDDED_POSTGRES_FAILED', `embedded PostgreSQL in ${pgdata} did not start: ${reason.split('\n')[0]}`, { cause: error });
   }
-  return connect(port, credentials, { appRole, systemRole, version: await readVersion(pgdata), stop: () => server.stop() }).catch(async (error: unknown) => {
+  return connect(port, credentials, { database, appRole, systemRole, version: await readVersion(pgdata), stop: () => server.stop() }).catch(async (error: unknown) => {
     await server.stop();
     throw error;
   });
@@ -98,12 +99,12 @@ export async function startEmbeddedPostgres({ dataDir, appRole = 'rowguard_app',
 async function connect(
   port: number,
   credentials: Credentials,
-  { appRole, systemRole, version, stop }: { appRole: string; systemRole: string; version: string; stop: () => Promise<void> },
+  { database, appRole, systemRole, version, stop }: { database: string; appRole: string; systemRole: string; version: string; stop: () => Promise<void> },
 ): Promise<EmbeddedDatabase> {
   const superuserUrl = `postgres://postgres:${encodeURIComponent(credentials.superuser)}@127.0.0.1:${port}/postgres`;
   const { ownerUrl, appUrl } = await bootstrapDatabase({
     superuserUrl,
-    database: DATABASE,
+    database,
     ownerRole: OWNER_ROLE,
     ownerPassword: credentials.owner,
     appRole,
