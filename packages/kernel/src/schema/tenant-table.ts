@@ -60,6 +60,8 @@ export function tenantTableSql(options: TenantTableOptions): string {
     signedContext = false,
   } = options;
   const target = quoteQualified(table);
+  // The DO blocks below quote the names inside $rowguard$ … $rowguard$.
+  if (target.includes(DO_TAG) || tenantColumn.includes(DO_TAG)) throw new Error(`invalid table or column name (contains ${DO_TAG})`);
   const app = appRole === undefined ? ':"app_role"' : quoteIdent(appRole);
   const system = systemRole === undefined ? ':"system_role"' : quoteIdent(systemRole);
   const systemName = systemRole === undefined ? ":'system_role'" : quoteLiteral(systemRole);
@@ -108,7 +110,7 @@ export function tenantTableSql(options: TenantTableOptions): string {
     `grant select, insert, update, delete on ${target} to ${system};`,
     // Serial columns draw from sequences of their own: whoever may insert needs USAGE on them.
     '-- usage on the sequences of serial columns, for the roles that may insert',
-    'do $$',
+    `do ${DO_TAG}`,
     'declare sequence_name text; grantee text;',
     'begin',
     '  for sequence_name, grantee in',
@@ -117,7 +119,7 @@ export function tenantTableSql(options: TenantTableOptions): string {
     `    cross join aclexplode((select relacl from pg_class where oid = ${quoteLiteral(target)}::regclass)) a`,
     `    where d.refobjid = ${quoteLiteral(target)}::regclass and d.deptype = 'a' and a.privilege_type = 'INSERT' and a.grantee <> 0`,
     `  loop execute format('grant usage on sequence %s to %s', sequence_name, grantee); end loop;`,
-    'end $$;',
+    `end ${DO_TAG};`,
   );
   if (transaction) lines.push('commit;');
   return lines.join('\n') + '\n';
@@ -161,7 +163,6 @@ const DO_TAG = '$rowguard$';
  * refused with a message saying how to backfill, rather than given a guessed tenant.
  */
 function tenantColumnSql(target: string, tenantColumn: string): string[] {
-  if (target.includes(DO_TAG) || tenantColumn.includes(DO_TAG)) throw new Error(`invalid table or column name (contains ${DO_TAG})`);
   const column = quoteIdent(tenantColumn);
   const message = `${target} has rows without a tenant (${column} is null)`;
   const hint = `add the column yourself (alter table ${target} add column ${column} uuid), set it on every row, then run this again`;
