@@ -196,6 +196,37 @@ describe("rowMode 'array'", () => {
   });
 });
 
+describe('statements issued together (Promise.all)', () => {
+  it('run one after another on the connection, each with its own result, and no driver warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      const results = await kernel.withTenant(tenants[13]!, (tx) => Promise.all(Array.from({ length: 10 }, (_, i) => tx.query('select $1::int as i, count(*)::int as n from projects', [i]))));
+      expect(results.map((r) => r.rows[0])).toEqual(Array.from({ length: 10 }, (_, i) => ({ i, n: 3 })));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => /already executing a query/.test(w))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('after one fails, the ones queued behind it are refused as aborted, and nothing commits', async () => {
+    const tenant = tenants[14]!;
+    const outcomes = await kernel
+      .withTenant(tenant, (tx) =>
+        Promise.allSettled([
+          tx.query("insert into projects (tenant_id, name) values ($1, 'queued')", [tenant]),
+          tx.query('select 1/0'),
+          tx.query("insert into projects (tenant_id, name) values ($1, 'after')", [tenant]),
+        ]),
+      )
+      .catch((error: unknown) => error);
+    expect(outcomes).toMatchObject({ code: 'TRANSACTION_ABORTED' });
+    expect((await kernel.tenantQuery(tenant, "select count(*)::int as n from projects where name in ('queued', 'after')")).rows).toEqual([{ n: 0 }]);
+  });
+});
+
 describe('tenantQuery', () => {
   it('runs one statement in the tenant’s scope and commits it', async () => {
     const tenant = tenants[5]!;

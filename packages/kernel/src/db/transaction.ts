@@ -68,6 +68,9 @@ export class ScopedTransaction implements HeldTransaction {
   private failure: unknown = null;
   private broken = false;
   private freeSlot: (() => void) | null = null;
+  /** The statement in flight: statements issued together (Promise.all) go one after another. */
+  private inFlight: Promise<unknown> = Promise.resolve();
+  private ending: Promise<void> | null = null;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -106,7 +109,18 @@ export class ScopedTransaction implements HeldTransaction {
     return result;
   }
 
-  private async send<R extends pg.QueryResultRow>(text: string, values: readonly unknown[] | undefined, commit: boolean, shape?: RowShape): Promise<pg.QueryResult<R>> {
+  /**
+   * One statement at a time on the connection: node-postgres queues a second query on a busy
+   * client only under a deprecation (removed in pg 9), and the second must see whether the
+   * first aborted the transaction.
+   */
+  private send<R extends pg.QueryResultRow>(text: string, values: readonly unknown[] | undefined, commit: boolean, shape?: RowShape): Promise<pg.QueryResult<R>> {
+    const turn = this.inFlight.then(() => this.sendNow<R>(text, values, commit, shape));
+    this.inFlight = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async sendNow<R extends pg.QueryResultRow>(text: string, values: readonly unknown[] | undefined, commit: boolean, shape?: RowShape): Promise<pg.QueryResult<R>> {
     if (this.state === 'closed') {
       throw new TransactionStateError('TRANSACTION_CLOSED', 'the transaction has ended; run queries inside its function');
     }
@@ -139,8 +153,15 @@ export class ScopedTransaction implements HeldTransaction {
   /**
    * Ends the transaction: COMMIT when `commit` and no statement failed, otherwise ROLLBACK.
    * Throws `TRANSACTION_ABORTED` when asked to commit a transaction that had to roll back.
+   * Waits for a statement still running; a second call gets the first call's outcome.
    */
-  async end(commit: boolean): Promise<void> {
+  end(commit: boolean): Promise<void> {
+    this.ending ??= this.finish(commit);
+    return this.ending;
+  }
+
+  private async finish(commit: boolean): Promise<void> {
+    await this.inFlight;
     if (this.state === 'closed') return;
     const aborted = this.state === 'aborted';
     this.state = 'closed';
