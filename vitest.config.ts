@@ -30,6 +30,9 @@ export default defineConfig({
           name: 'fast',
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, 'test/reliability/**'],
+          // Files share a worker's module graph instead of a fresh one each (about 15 s of 110 on
+          // two cores): every file works in a database of its own and changes no process-wide state.
+          isolate: false,
           ...shared,
         },
       },

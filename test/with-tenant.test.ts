@@ -197,18 +197,23 @@ describe("rowMode 'array'", () => {
 });
 
 describe('statements issued together (Promise.all)', () => {
-  it('run one after another on the connection, each with its own result, and no driver warning', async () => {
-    const warnings: string[] = [];
-    const onWarning = (warning: Error) => warnings.push(warning.message);
-    process.on('warning', onWarning);
-    try {
-      const results = await kernel.withTenant(tenants[13]!, (tx) => Promise.all(Array.from({ length: 10 }, (_, i) => tx.query('select $1::int as i, count(*)::int as n from projects', [i]))));
-      expect(results.map((r) => r.rows[0])).toEqual(Array.from({ length: 10 }, (_, i) => ({ i, n: 3 })));
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(warnings.filter((w) => /already executing a query/.test(w))).toEqual([]);
-    } finally {
-      process.off('warning', onWarning);
-    }
+  it('run one after another on the connection, each with its own result', async () => {
+    // node-postgres queues a query sent to a busy client only under a deprecation (removed in
+    // pg 9): count the statements handed to the connection and not yet answered.
+    const { kernel: watched, appPool: pool } = db.kernel({ appPoolSize: 1 });
+    let busy = 0;
+    let most = 0;
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (q: unknown) => unknown;
+      (client as unknown as { query: (q: unknown) => unknown }).query = (q) => {
+        most = Math.max(most, ++busy);
+        void (q as { done: Promise<unknown> }).done.finally(() => busy--).catch(() => undefined);
+        return query(q);
+      };
+    });
+    const results = await watched.withTenant(tenants[13]!, (tx) => Promise.all(Array.from({ length: 10 }, (_, i) => tx.query('select $1::int as i, count(*)::int as n from projects', [i]))));
+    expect(results.map((r) => r.rows[0])).toEqual(Array.from({ length: 10 }, (_, i) => ({ i, n: 3 })));
+    expect(most).toBe(1);
   });
 
   it('after one fails, the ones queued behind it are refused as aborted, and nothing commits', async () => {
