@@ -13,7 +13,7 @@ export { isConnectionFailure, quoteIdent, quoteLiteral, SQLSTATE, TENANT_SETTING
 export { contextProof, PROOF_SETTING, readContextKey } from './db/context-proof.js';
 export { migrate, readMigrations, type MigrateOptions, type Migration } from './schema/migrate.js';
 export { setupRoles, type RoleSetupOptions } from './schema/roles.js';
-export { bootstrapDatabase, type BootstrapOptions } from './schema/bootstrap.js';
+export { bootstrapDatabase, withCredentials, type BootstrapOptions } from './schema/bootstrap.js';
 export { parseIndexColumns, tenantTableSql, type TenantTableOptions } from './schema/tenant-table.js';
 export { setSignedContext, type SignedContextChange } from './schema/signed-context.js';
 export {

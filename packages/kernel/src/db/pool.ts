@@ -2,8 +2,10 @@ import pg from 'pg';
 
 export interface PoolOptions {
   connectionString: string;
-  max: number;
-  applicationName: string;
+  /** Connections at most (default 10, node-postgres's own). */
+  max?: number;
+  /** Shown in pg_stat_activity (default `rowguard`). */
+  applicationName?: string;
   /** Idle connections that die (server restart, pg_terminate_backend) are reported here, not thrown. */
   onIdleError?: (error: Error) => void;
 }
@@ -21,7 +23,15 @@ const types = {
   },
 } as pg.CustomTypesConfig;
 
-export function createPool({ connectionString, max, applicationName, onIdleError = () => {} }: PoolOptions): pg.Pool {
+/**
+ * A node-postgres pool as the kernel expects it: a listener for connections that fail idle or
+ * checked out (node-postgres would otherwise end the process), dates kept as text, safe 64-bit
+ * integers as numbers.
+ *
+ * @example
+ * const appPool = createPool({ connectionString: process.env.APP_URL!, max: 20, applicationName: 'api' });
+ */
+export function createPool({ connectionString, max = 10, applicationName = 'rowguard', onIdleError = () => {} }: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { bootstrapDatabase, RowguardError } from '@rowguard/kernel';
+import { bootstrapDatabase, RowguardError, withCredentials } from '@rowguard/kernel';
 import { freePort } from './free-port.js';
 
 export interface EmbeddedOptions {
@@ -25,7 +25,7 @@ export interface EmbeddedOptions {
 }
 
 export interface EmbeddedDatabase {
-  /** The cluster's superuser: for set-up and tests, never for request traffic. */
+  /** The cluster's superuser, in the database: for set-up, tests and the probe, never for request traffic. */
   superuserUrl: string;
   ownerUrl: string;
   appUrl: string;
@@ -101,9 +101,9 @@ async function connect(
   credentials: Credentials,
   { database, appRole, systemRole, version, stop }: { database: string; appRole: string; systemRole: string; version: string; stop: () => Promise<void> },
 ): Promise<EmbeddedDatabase> {
-  const superuserUrl = `postgres://postgres:${encodeURIComponent(credentials.superuser)}@127.0.0.1:${port}/postgres`;
+  const clusterUrl = `postgres://postgres:${encodeURIComponent(credentials.superuser)}@127.0.0.1:${port}/postgres`;
   const { ownerUrl, appUrl } = await bootstrapDatabase({
-    superuserUrl,
+    superuserUrl: clusterUrl,
     database,
     ownerRole: OWNER_ROLE,
     ownerPassword: credentials.owner,
@@ -111,7 +111,7 @@ async function connect(
     appPassword: credentials.app,
     systemRole,
   });
-  return { superuserUrl, ownerUrl, appUrl, port, version, stop };
+  return { superuserUrl: withCredentials(clusterUrl, 'postgres', credentials.superuser, database), ownerUrl, appUrl, port, version, stop };
 }
 
 async function readVersion(pgdata: string): Promise<string> {
