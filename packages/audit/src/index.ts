@@ -3,6 +3,8 @@
  * security from its catalog; `probe` connects as the application role and tries to read and
  * write across tenants. Both return typed reports; the formats render them. `runAudit` and
  * `runProbe` do the same on clients you already hold.
+ *
+ * @module @rowguard/audit
  */
 export { audit, probe } from './by-url.js';
 export { auditScopeProblem, fixSql, runAudit, type AuditOptions, type AuditReport } from './audit/run-audit.js';

@@ -3,6 +3,8 @@
  * The tenancy kernel (`withTenant`, `asSystem`), role set-up, a migrations runner, the
  * tenant-table policy generator and the signed tenant context. Importing it does nothing;
  * every function takes its configuration explicitly. `pg` is a peer dependency.
+ *
+ * @module @rowguard/kernel
  */
 export { createKernel, type HeldTransaction, type Kernel, type KernelOptions, type QueryOptions, type Transaction } from './db/kernel.js';
 export { createPool, type PoolOptions } from './db/pool.js';

@@ -1,3 +1,9 @@
+/**
+ * Drizzle (its node-postgres driver) on a scoped transaction, with array rows so joins whose
+ * columns share a name map right.
+ *
+ * @module @rowguard/kernel/drizzle
+ */
 import type { DrizzleConfig } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';

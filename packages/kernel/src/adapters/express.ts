@@ -1,3 +1,10 @@
+/**
+ * The Express middleware: one tenant transaction per request on `res.locals.tx`, committed
+ * before a successful response leaves and rolled back for an error, a 4xx/5xx response or a
+ * closed connection.
+ *
+ * @module @rowguard/kernel/express
+ */
 import type { Request, RequestHandler, Response } from 'express';
 import type { Kernel } from '../db/kernel.js';
 import { isUuid, parseTenantId } from '../db/tenant-id.js';

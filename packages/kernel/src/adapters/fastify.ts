@@ -1,3 +1,9 @@
+/**
+ * The Fastify plugin: one tenant transaction per request on `request.tx`, ended before the reply
+ * is sent, rolled back for an error, a 4xx/5xx reply or an aborted request.
+ *
+ * @module @rowguard/kernel/fastify
+ */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Kernel } from '../db/kernel.js';
 import { isUuid, parseTenantId } from '../db/tenant-id.js';

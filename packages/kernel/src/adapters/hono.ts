@@ -1,3 +1,9 @@
+/**
+ * The Hono middleware: one tenant transaction per request, committed with a successful response
+ * and rolled back for a thrown error, a 4xx/5xx response or an aborted client.
+ *
+ * @module @rowguard/kernel/hono
+ */
 import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Kernel } from '../db/kernel.js';

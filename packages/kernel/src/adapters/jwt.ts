@@ -1,3 +1,8 @@
+/**
+ * The caller's tenant from a verified Bearer JWT (jose), for any of the middlewares' `tenantOf`.
+ *
+ * @module @rowguard/kernel/jwt
+ */
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 
 export interface JwtTenantOptions {

@@ -1,3 +1,9 @@
+/**
+ * Kysely on a scoped transaction: every statement runs in the request's tenant transaction;
+ * `db.transaction()` becomes a savepoint inside it.
+ *
+ * @module @rowguard/kernel/kysely
+ */
 import {
   CompiledQuery,
   Kysely,
