@@ -8,8 +8,10 @@ import { incompleteProbe, runProbe, type ProbeOptions, type ProbeReport } from '
  * (`DATABASE_UNREACHABLE`, `TENANT_TABLES_MISSING`), never an empty report that passes.
  *
  * @example
+ * ```ts
  * const report = await audit(process.env.DATABASE_URL!, { appRole: 'app' });
  * expect(report.findings.filter((f) => f.severity === 'error')).toEqual([]);
+ * ```
  */
 export async function audit(url: string, options: AuditOptions & { expectTables?: number } = {}): Promise<AuditReport> {
   const client = await connectClient(url, 'rowguard audit');
@@ -32,8 +34,10 @@ export async function audit(url: string, options: AuditOptions & { expectTables?
  * rows of two tenants), or fewer than `expectProbed`, is `PROBE_INCOMPLETE`: it proved nothing.
  *
  * @example
+ * ```ts
  * const report = await probe({ ownerUrl: process.env.OWNER_URL!, appUrl: process.env.APP_URL! });
  * expect(report.summary.fail).toBe(0);
+ * ```
  */
 export async function probe({ ownerUrl, appUrl, expectProbed, ...options }: ProbeOptions & { ownerUrl: string; appUrl: string; expectProbed?: number }): Promise<ProbeReport> {
   const owner = await connectClient(ownerUrl, 'rowguard probe');

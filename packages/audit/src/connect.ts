@@ -29,6 +29,15 @@ function serverOf(url: string | undefined): string | undefined {
  * A connection that failed, as one line with DATABASE_UNREACHABLE; undefined for any other error.
  * `duringConnect`: the error came from connecting, so anything that is not a server's answer
  * means whatever listens there does not speak PostgreSQL.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.query('select 1');
+ * } catch (error) {
+ *   throw unreachableError(error, url) ?? error;
+ * }
+ * ```
  */
 export function unreachableError(error: unknown, url: string | undefined, { duringConnect = false } = {}): RowguardError | undefined {
   if (error instanceof RowguardError || !(error instanceof Error)) return undefined;
@@ -52,7 +61,20 @@ export function unreachableError(error: unknown, url: string | undefined, { duri
   return undefined;
 }
 
-/** A connected client, or DATABASE_UNREACHABLE in one line. */
+/**
+ * A connected client, or DATABASE_UNREACHABLE in one line. `applicationName` is what
+ * pg_stat_activity shows for it.
+ *
+ * @example
+ * ```ts
+ * const client = await connectClient(process.env.DATABASE_URL!, 'nightly audit');
+ * try {
+ *   report = await runAudit(client);
+ * } finally {
+ *   await client.end();
+ * }
+ * ```
+ */
 export async function connectClient(url: string, applicationName: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, application_name: applicationName, connectionTimeoutMillis: 15_000 });
   // A server that is not PostgreSQL may also fail the socket after connect() rejected.

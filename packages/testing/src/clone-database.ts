@@ -8,9 +8,11 @@ export interface DatabaseUrls {
   superuserUrl: string;
   /** The owner of the template database; it owns the copies. */
   ownerUrl: string;
+  /** The app role: what request traffic uses, bound by the policies. */
   appUrl: string;
 }
 
+/** A copy of the template for one test file, reached through the same roles. */
 export interface ClonedDatabase extends DatabaseUrls {
   /** The copy's name: the template's, a `_`, and 10 random hex digits. */
   name: string;
@@ -28,9 +30,11 @@ const SOURCE_BUSY = '55006';
  * global setup, close those connections, then clone in each file.
  *
  * @example
+ * ```ts
  * // vitest: globalSetup starts PostgreSQL and migrates; each file:
  * const db = await cloneDatabase(inject('database'));
  * afterAll(() => db.drop());
+ * ```
  */
 export async function cloneDatabase(template: DatabaseUrls): Promise<ClonedDatabase> {
   const source = databaseOf(template.ownerUrl);

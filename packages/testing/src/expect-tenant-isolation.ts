@@ -1,5 +1,6 @@
 import { audit, probe, type AuditReport, type ProbeReport } from '@rowguard/audit';
 
+/** The database to test, through which roles, and how much it must cover to pass. */
 export interface IsolationOptions {
   /** A role that reads every row (a superuser or BYPASSRLS): finds two tenants' rows and reads the catalog. */
   ownerUrl: string;
@@ -7,7 +8,9 @@ export interface IsolationOptions {
   appUrl: string;
   /** The app role's name, when the audit cannot tell it from the catalog. */
   appRole?: string;
+  /** The column naming a row's tenant: every table and view with it is tested. Default `tenant_id`. */
   tenantColumn?: string;
+  /** The schemas to test; default: every non-system schema. */
   schemas?: readonly string[];
   /** Fail unless at least this many tenant tables are audited. */
   expectTables?: number;
@@ -15,11 +18,26 @@ export interface IsolationOptions {
   expectProbed?: number;
 }
 
-/** A schema whose isolation does not hold: the audit's errors and the probe's failures, one per line. */
+/**
+ * A schema whose isolation does not hold: the audit's errors and the probe's failures, one per line.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await expectTenantIsolation({ ownerUrl: db.superuserUrl, appUrl: db.appUrl });
+ * } catch (error) {
+ *   if (!(error instanceof IsolationError)) throw error;
+ *   console.error(error.problems.join('\n'), error.audit.summary, error.probe.summary);
+ * }
+ * ```
+ */
 export class IsolationError extends Error {
   constructor(
+    /** Every problem on one line: `object: message [lint id]` from the audit, `object: failure` from the probe. */
     readonly problems: readonly string[],
+    /** The whole audit, its warnings and notes included. */
     readonly audit: AuditReport,
+    /** The whole probe, what passed and what was not probed included. */
     readonly probe: ProbeReport,
   ) {
     super(`tenant isolation does not hold:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -37,12 +55,19 @@ export class IsolationError extends Error {
  * least two tenants in every tenant table first.
  *
  * @example
+ * ```ts
  * it('isolates every tenant table', async () => {
  *   await seedTwoTenants();
  *   await expectTenantIsolation({ ownerUrl: db.superuserUrl, appUrl: db.appUrl, expectProbed: 12 });
  * });
+ * ```
  */
-export async function expectTenantIsolation(options: IsolationOptions): Promise<{ audit: AuditReport; probe: ProbeReport }> {
+export async function expectTenantIsolation(options: IsolationOptions): Promise<{
+  /** The audit that passed: its warnings and notes, for a check of your own. */
+  audit: AuditReport;
+  /** The probe that passed: what was attacked and what was not probed. */
+  probe: ProbeReport;
+}> {
   const { ownerUrl, appUrl, appRole, tenantColumn, schemas, expectTables, expectProbed } = options;
   const audited = await audit(ownerUrl, { appRole, tenantColumn, schemas, expectTables });
   const probed = await probe({ ownerUrl, appUrl, tenantColumn, schemas, expectProbed });

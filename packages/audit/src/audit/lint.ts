@@ -2,11 +2,14 @@ import type { Catalog, Table } from './catalog.js';
 import { quoteIdent, tenantPredicate } from '@rowguard/kernel';
 import { whyNotPinned } from './policy-expression.js';
 
+/** How much a finding matters: an `error` is a hole and fails the audit by default, a `warn` a weakness, an `info` a note. */
 export type Severity = 'error' | 'warn' | 'info';
 
 /** One result of one lint; the JSON output is exactly this shape. */
 export interface Finding {
+  /** The lint that found it, e.g. `rls-not-forced`. */
   id: string;
+  /** How much it matters; the findings of a reviewed policy are notes. */
   severity: Severity;
   /** The object it is about, e.g. "public.projects" or "role app". */
   object: string;

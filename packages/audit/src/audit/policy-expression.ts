@@ -171,6 +171,15 @@ export function contextColumns(expression: string): string[] {
 /**
  * The setting most tables read the tenant from, given each table's policy expressions;
  * undefined when none reads one. Counted per table, as context-source-mismatch does.
+ *
+ * @example
+ * ```ts
+ * // each table's policy expressions (USING, WITH CHECK), as pg_get_expr prints them
+ * tenantSettingOf([
+ *   ["(tenant_id = (NULLIF(current_setting('app.current_tenant'::text, true), ''::text))::uuid)", null],
+ *   ["(account_id = (current_setting('app.current_tenant'::text))::uuid)"],
+ * ]); // 'app.current_tenant'
+ * ```
  */
 export function tenantSettingOf(tables: readonly (readonly (string | null)[])[]): string | undefined {
   const counts = new Map<string, number>();

@@ -4,7 +4,15 @@ import type { AuditReport } from './run-audit.js';
 
 const COLORS: Record<Severity, string> = { error: '\x1b[31m', warn: '\x1b[33m', info: '\x1b[36m' };
 
-/** For people: grouped by severity, colored on a terminal, with a summary line. */
+/**
+ * For people: grouped by severity, colored on a terminal, with a summary line.
+ *
+ * @example
+ * ```ts
+ * const report = await audit(process.env.DATABASE_URL!);
+ * process.stdout.write(formatText(report, { color: process.stdout.isTTY }));
+ * ```
+ */
 export function formatText(report: AuditReport, { color }: { color: boolean }): string {
   const paint = (severity: Severity, text: string) => (color ? `${COLORS[severity]}${text}\x1b[0m` : text);
   const lines = [`rowguard audit · PostgreSQL ${report.serverVersion} · schemas ${report.schemas.join(', ')} · app role ${report.appRole ?? '(none)'} · ${report.tenantTables} tenant tables`, ''];
@@ -23,12 +31,27 @@ export function formatText(report: AuditReport, { color }: { color: boolean }): 
   return lines.join('\n') + '\n';
 }
 
-/** For machines: { findings: [{ id, severity, object, message, fix }], summary, … }. */
+/**
+ * For machines: { findings: [{ id, severity, object, message, fix }], summary, … }.
+ *
+ * @example
+ * ```ts
+ * await writeFile('audit.json', formatJson(await audit(process.env.DATABASE_URL!)));
+ * ```
+ */
 export function formatJson(report: AuditReport): string {
   return JSON.stringify({ version: 1, ...report }, null, 2) + '\n';
 }
 
-/** SARIF 2.1.0, for code-scanning interfaces. */
+/**
+ * SARIF 2.1.0, for code-scanning interfaces: one rule per lint, one result per finding.
+ *
+ * @example
+ * ```ts
+ * // then upload rowguard.sarif to the repository's code scanning
+ * await writeFile('rowguard.sarif', formatSarif(await audit(process.env.DATABASE_URL!)));
+ * ```
+ */
 export function formatSarif(report: AuditReport): string {
   const level: Record<Severity, string> = { error: 'error', warn: 'warning', info: 'note' };
   const sarif = {
@@ -56,7 +79,14 @@ export function formatSarif(report: AuditReport): string {
 
 const escape = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-/** One self-contained HTML page (inline styles, no scripts or external assets). */
+/**
+ * One self-contained HTML page (inline styles, no scripts or external assets).
+ *
+ * @example
+ * ```ts
+ * await writeFile('audit.html', formatHtml(await audit(process.env.DATABASE_URL!)));
+ * ```
+ */
 export function formatHtml(report: AuditReport): string {
   const rows = report.findings
     .map(

@@ -3,17 +3,25 @@ import { contextProof, PROOF_SETTING, quoteIdent, quoteLiteral, readContextKey, 
 import type pg from 'pg';
 import { tenantSettingOf } from '../audit/policy-expression.js';
 
+/** What the probe attacks, and through which setting. */
 export interface ProbeOptions {
+  /** The column naming a row's tenant: every table and view with it is attacked. Default `tenant_id`. */
   tenantColumn?: string;
   /** The setting policies read for the tenant; default: the one most tenant tables' policies read, else app.tenant_id. */
   setting?: string;
+  /** The schemas to probe; default: every non-system schema. */
   schemas?: readonly string[];
+  /** Called before each table or view is attacked, with its place in the run (from 1). */
   onProgress?: (object: string, index: number, total: number) => void;
 }
 
+/** Every attack on one table or view, or the SET ROLE escapes, and how they went. */
 export interface ProbeResult {
+  /** What was attacked: `schema.name`, or `SET ROLE to other roles`. */
   object: string;
+  /** A table is also written to; a view is only read; `roles` is the SET ROLE escapes. */
   kind: 'table' | 'view' | 'roles';
+  /** `fail` when anything leaked or was allowed; `not-probed` without rows of two tenants. */
   status: 'pass' | 'fail' | 'not-probed';
   /** What leaked or was allowed; empty on pass. */
   failures: string[];
@@ -21,11 +29,21 @@ export interface ProbeResult {
   reason?: string;
 }
 
+/** What a probe tried and found: one result per table and view, then the role escapes. */
 export interface ProbeReport {
   /** The setting the probe put each tenant in. */
   setting: string;
+  /** Tables, then views, by name; last, the SET ROLE escapes. */
   results: ProbeResult[];
-  summary: { pass: number; fail: number; notProbed: number };
+  /** How the results went; any `fail` is a leak. */
+  summary: {
+    /** Results where every attack was refused or saw only its own tenant. */
+    pass: number;
+    /** Results with at least one leak or allowed write. */
+    fail: number;
+    /** Tables and views without rows of two tenants to attack with. */
+    notProbed: number;
+  };
 }
 
 /** Settings applications commonly use to switch RLS off; none may widen what the app role sees. */
@@ -43,6 +61,14 @@ interface Target {
  * rows of two tenants, tries to read, write and escape across tenants. Every attempt runs in
  * a transaction that is rolled back, so the database is left as it was. `owner` must be able
  * to read every row (a superuser or BYPASSRLS role) to learn which tenants exist.
+ *
+ * @example
+ * ```ts
+ * const report = await runProbe(ownerClient, appClient, {
+ *   onProgress: (object, index, total) => console.error(`probing ${index}/${total} ${object}`),
+ * });
+ * for (const r of report.results) if (r.status === 'fail') console.error(r.object, r.failures);
+ * ```
  */
 export async function runProbe(owner: pg.ClientBase, app: pg.ClientBase, options: ProbeOptions = {}): Promise<ProbeReport> {
   const { tenantColumn = 'tenant_id', schemas = [], onProgress } = options;
@@ -228,6 +254,13 @@ async function probeRoleEscapes(app: pg.ClientBase): Promise<ProbeResult> {
 /**
  * Why a probe proved too little to pass: nothing probed (no table or view holds rows of two
  * tenants), or fewer tables and views than expected. Undefined when it probed enough.
+ *
+ * @example
+ * ```ts
+ * const report = await runProbe(ownerClient, appClient);
+ * const problem = incompleteProbe(report, 12);
+ * if (problem) throw problem; // PROBE_INCOMPLETE: it proved too little to pass
+ * ```
  */
 export function incompleteProbe(report: ProbeReport, expectProbed: number | undefined): RowguardError | undefined {
   const probed = report.results.filter((r) => r.kind !== 'roles' && r.status !== 'not-probed').length;

