@@ -16,12 +16,15 @@ declare global {
     interface Locals {
       /** The request's tenant transaction: opens at its first statement, ends with the response. */
       tx: Transaction;
+      /** The request's tenant id, as `tenantOf` returned it, in lower case. */
       tenantId: string;
     }
   }
 }
 
+/** What `tenantMiddleware` needs: the kernel, and how to tell a request's tenant. */
 export interface TenantMiddlewareOptions {
+  /** The kernel whose `holdTenant` opens each request's transaction. */
   kernel: Kernel;
   /**
    * Verifies the caller and returns its tenant id (a UUID), from your own session or token

@@ -13,11 +13,14 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The request's tenant transaction: opens at its first statement, ends with the reply. */
     tx: Transaction;
+    /** The request's tenant id, as `tenantOf` returned it, in lower case. */
     tenantId: string;
   }
 }
 
+/** What `tenantPlugin` needs: the kernel, and how to tell a request's tenant. */
 export interface TenantPluginOptions {
+  /** The kernel whose `holdTenant` opens each request's transaction. */
   kernel: Kernel;
   /**
    * Verifies the caller and returns its tenant id (a UUID), from your own session or token

@@ -14,10 +14,13 @@ import type { Transaction } from '../db/transaction.js';
 export interface TenantVariables {
   /** The request's tenant transaction: opens at its first statement, ends with the response. */
   tx: Transaction;
+  /** The request's tenant id, as `tenantOf` returned it, in lower case. */
   tenantId: string;
 }
 
+/** What `tenantMiddleware` needs: the kernel, and how to tell a request's tenant. */
 export interface TenantMiddlewareOptions {
+  /** The kernel whose `holdTenant` opens each request's transaction. */
   kernel: Kernel;
   /**
    * Verifies the caller and returns its tenant id (a UUID), from your own session or token
@@ -45,7 +48,10 @@ export interface TenantMiddlewareOptions {
  * app.use('/api/*', tenantMiddleware({ kernel, tenantOf: async (c) => (await verify(c.req.header('authorization'))).tenantId }));
  * app.get('/api/notes', async (c) => c.json((await c.var.tx.query('select id, title from notes')).rows));
  */
-export function tenantMiddleware({ kernel, tenantOf }: TenantMiddlewareOptions): MiddlewareHandler<{ Variables: TenantVariables }> {
+export function tenantMiddleware({ kernel, tenantOf }: TenantMiddlewareOptions): MiddlewareHandler<{
+  /** `c.var.tx` and `c.var.tenantId` for the routes behind it. */
+  Variables: TenantVariables;
+}> {
   return async (c, next) => {
     const claimed = await tenantOf(c);
     // A credential naming no valid tenant is the client's mistake, not a server error.

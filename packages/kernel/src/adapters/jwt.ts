@@ -5,26 +5,44 @@
  */
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 
+/** How `jwtTenant` verifies a token, and which claim names the tenant. */
 export interface JwtTenantOptions {
   /** HS256 shared secret (at least 32 bytes). One of `secret` and `jwksUrl`. */
   secret?: string;
   /** The issuer's JSON Web Key Set, fetched and cached by jose. */
   jwksUrl?: string;
-  /** Required `iss` and `aud`: a token minted for another service is refused. */
+  /** Required `iss`: a token from another issuer is refused. */
   issuer?: string;
+  /** Required `aud`: a token minted for another service is refused. */
   audience?: string;
   /** The claim naming the tenant; default `tid`. */
   tenantClaim?: string;
 }
 
-/** A refused credential: 401 in Hono (`getResponse`), Express (`status`) and Fastify (`statusCode`). */
+/**
+ * A refused credential: 401 in Hono (`getResponse`), Express (`status`) and Fastify (`statusCode`).
+ * `jwtTenant` throws it; throw it from a `tenantOf` of your own too.
+ *
+ * @example
+ * ```ts
+ * import { UnauthorizedError } from '@rowguard/kernel/jwt';
+ * app.use('/api/*', tenantMiddleware({ kernel, tenantOf: async (c) => {
+ *   const session = await sessions.get(getCookie(c, 'sid'));
+ *   if (!session) throw new UnauthorizedError('no session');
+ *   return session.tenantId;
+ * } }));
+ * ```
+ */
 export class UnauthorizedError extends Error {
+  /** The HTTP status Express's error handling reads. */
   readonly status = 401;
+  /** The HTTP status Fastify's error handling reads. */
   readonly statusCode = 401;
   constructor(message: string) {
     super(message);
     this.name = 'UnauthorizedError';
   }
+  /** The 401 response, with a Bearer challenge, that Hono sends for it. */
   getResponse(): Response {
     return new Response(this.message, { status: 401, headers: { 'www-authenticate': 'Bearer' } });
   }

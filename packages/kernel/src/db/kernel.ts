@@ -8,6 +8,7 @@ import { ScopedTransaction, type AcquireSlot, type HeldTransaction, type Transac
 
 export type { HeldTransaction, QueryOptions, Transaction } from './transaction.js';
 
+/** What `createKernel` needs: the two pools, and how tenant transactions are set up and limited. */
 export interface KernelOptions {
   /** Pool connected as the restricted app role: all request traffic. */
   appPool: pg.Pool;
@@ -23,6 +24,7 @@ export interface KernelOptions {
    * statement less per `tenantQuery` and faster on plain PostgreSQL; not for Citus.
    */
   tenantContext?: 'set-local' | 'set-config';
+  /** Prepared statements kept per connection, least recently used dropped first (default 200). */
   statementCacheSize?: number;
   /**
    * Per-transaction limits in milliseconds, set with `SET LOCAL` semantics in every kernel
@@ -31,6 +33,7 @@ export interface KernelOptions {
    * a lock waited on too long with 55P03; either way the connection stays usable.
    */
   statementTimeout?: number;
+  /** Milliseconds a statement may wait for a lock (lock_timeout); see `statementTimeout`. */
   lockTimeout?: number;
   /**
    * Milliseconds a transaction may sit idle between statements before the server ends its
@@ -44,6 +47,7 @@ export interface KernelOptions {
    * `TENANT_BUSY`. Absent: no cap. Counted per kernel (per process).
    */
   maxConnectionsPerTenant?: number;
+  /** Milliseconds a transaction waits in its tenant's queue before `TENANT_BUSY` (default 2000). */
   tenantQueueTimeout?: number;
   /**
    * The database's context key (`readContextKey` through the owner's connection): with it,
@@ -53,6 +57,10 @@ export interface KernelOptions {
   contextKey?: Uint8Array;
 }
 
+/**
+ * The tenancy kernel `createKernel` returns: every way to run statements, each with its
+ * tenant context (or, for `asSystem`, explicitly across tenants).
+ */
 export interface Kernel {
   /**
    * Runs `fn` in one transaction scoped to `tenantId`: row-level security shows and accepts
@@ -111,13 +119,31 @@ export interface Kernel {
    * const { rows } = await kernel.queryWithoutTenant('select * from rowguard.resolve_api_key($1)', [hash]);
    */
   queryWithoutTenant<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
-  /** Resolves when both pools can reach the database (reads no table). */
+  /**
+   * Resolves when both pools can reach the database (reads no table).
+   *
+   * @example
+   * app.get('/health', async (c) => {
+   *   await kernel.ping();
+   *   return c.text('ok');
+   * });
+   */
   ping(): Promise<void>;
 }
 
 /**
  * The tenancy kernel. The app pool is reachable only through `withTenant` and `tenantQuery`,
  * so no statement on it runs without a tenant context.
+ *
+ * @example
+ * ```ts
+ * import { createKernel, createPool } from '@rowguard/kernel';
+ * const kernel = createKernel({
+ *   appPool: createPool({ connectionString: process.env.APP_URL!, applicationName: 'api' }),
+ *   systemPool: createPool({ connectionString: process.env.OWNER_URL!, max: 2, applicationName: 'worker' }),
+ *   systemRole: 'rowguard_system',
+ * });
+ * ```
  */
 export function createKernel({
   appPool,

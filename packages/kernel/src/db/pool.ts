@@ -1,6 +1,8 @@
 import pg from 'pg';
 
+/** What `createPool` needs: where to connect, and a few node-postgres settings it passes on. */
 export interface PoolOptions {
+  /** A postgres:// URL; its user is the role every connection of the pool logs in as. */
   connectionString: string;
   /** Connections at most (default 10, node-postgres's own). */
   max?: number;

@@ -32,6 +32,14 @@ const REACHABLE_ROLES = `
 /**
  * What would let the connected role escape row-level security; empty when it is safe to
  * serve requests with it. Reads the catalog only.
+ *
+ * @example
+ * ```ts
+ * import { findAppRoleProblems } from '@rowguard/kernel';
+ * const client = await appPool.connect();
+ * const problems = await findAppRoleProblems(client, { systemRole: 'rowguard_system' }).finally(() => client.release());
+ * for (const problem of problems) console.warn(problem); // e.g. app role "app" has BYPASSRLS
+ * ```
  */
 export async function findAppRoleProblems(app: pg.ClientBase, { systemRole }: { systemRole: string }): Promise<string[]> {
   const { rows } = await app.query<ReachableRole>(REACHABLE_ROLES);
@@ -48,7 +56,15 @@ export async function findAppRoleProblems(app: pg.ClientBase, { systemRole }: { 
 
 /**
  * Refuses (`UNSAFE_APP_ROLE`) an app connection whose role is a superuser, has BYPASSRLS,
- * owns tables, or can SET ROLE into a role that does.
+ * owns tables, or can SET ROLE into a role that does. Call it once at start-up, before
+ * serving requests.
+ *
+ * @example
+ * ```ts
+ * import { assertSafeAppRole } from '@rowguard/kernel';
+ * const client = await appPool.connect();
+ * await assertSafeAppRole(client, { systemRole: 'rowguard_system' }).finally(() => client.release());
+ * ```
  */
 export async function assertSafeAppRole(app: pg.ClientBase, options: { systemRole: string }): Promise<void> {
   const problems = await findAppRoleProblems(app, options);

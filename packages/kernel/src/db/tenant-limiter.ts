@@ -1,6 +1,20 @@
 import { RowguardError } from '../errors.js';
 
-/** Over its share: the tenant already holds its connections and none freed up in time. */
+/**
+ * Over its share: the tenant already holds its connections (`maxConnectionsPerTenant`) and
+ * none freed up within `tenantQueueTimeout`. Answer it with 503 and a Retry-After.
+ *
+ * @example
+ * ```ts
+ * import { TenantBusyError } from '@rowguard/kernel';
+ * try {
+ *   return c.json((await kernel.tenantQuery(tenantId, 'select id, title from notes')).rows);
+ * } catch (error) {
+ *   if (!(error instanceof TenantBusyError)) throw error; // error.code === 'TENANT_BUSY'
+ *   return c.json({ error: error.code }, 503, { 'retry-after': String(error.retryAfterSeconds) });
+ * }
+ * ```
+ */
 export class TenantBusyError extends RowguardError {
   constructor(
     message: string,

@@ -3,22 +3,44 @@ import { quoteIdent, quoteLiteral } from '../db/sql.js';
 import { setupRoles } from './roles.js';
 import { scramVerifier } from './scram.js';
 
+/** What `bootstrapDatabase` creates: the database, its owner, and the app and system roles. */
 export interface BootstrapOptions {
   /** A superuser connection to any database of the cluster. */
   superuserUrl: string;
+  /** The database to create (kept when it exists). */
   database: string;
+  /** Login role that owns the database, runs migrations and reaches the system role. */
   ownerRole: string;
+  /** Sets (or resets) the owner's password; omitted leaves an existing password alone. */
   ownerPassword?: string;
+  /** Login role for request traffic. */
   appRole: string;
+  /** Sets (or resets) the app role's password; omitted leaves an existing password alone. */
   appPassword?: string;
+  /** Role that crosses tenants, for `asSystem`. */
   systemRole: string;
 }
 
 /**
  * From a superuser connection: an owner role (LOGIN, CREATEROLE, not superuser) owning the
  * database, then the app and system roles set up by that owner. Idempotent.
+ *
+ * @example
+ * ```ts
+ * import { bootstrapDatabase } from '@rowguard/kernel';
+ * const { ownerUrl, appUrl } = await bootstrapDatabase({
+ *   superuserUrl: 'postgres://postgres:secret@localhost:5432/postgres',
+ *   database: 'app', ownerRole: 'app_owner', ownerPassword: ownerSecret,
+ *   appRole: 'rowguard_app', appPassword: appSecret, systemRole: 'rowguard_system',
+ * });
+ * ```
  */
-export async function bootstrapDatabase(options: BootstrapOptions): Promise<{ ownerUrl: string; appUrl: string }> {
+export async function bootstrapDatabase(options: BootstrapOptions): Promise<{
+  /** The owner's URL for the new database: for migrations and the system pool. */
+  ownerUrl: string;
+  /** The app role's URL for the new database: for the app pool. */
+  appUrl: string;
+}> {
   const { superuserUrl, database, ownerRole, ownerPassword, appRole, appPassword, systemRole } = options;
   const admin = new pg.Client({ connectionString: superuserUrl });
   await admin.connect();
@@ -43,7 +65,15 @@ export async function bootstrapDatabase(options: BootstrapOptions): Promise<{ ow
   return { ownerUrl, appUrl: withCredentials(superuserUrl, appRole, appPassword, database) };
 }
 
-/** The same server as `url`, with another user, password and database. */
+/**
+ * The same server as `url`, with another user, password and database.
+ *
+ * @example
+ * ```ts
+ * import { withCredentials } from '@rowguard/kernel';
+ * withCredentials('postgres://postgres:pw@db:5432/postgres', 'rowguard_app', 'secret', 'app'); // 'postgres://rowguard_app:secret@db:5432/app'
+ * ```
+ */
 export function withCredentials(url: string, user: string, password: string | undefined, database: string): string {
   const next = new URL(url);
   next.username = encodeURIComponent(user);

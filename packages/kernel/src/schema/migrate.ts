@@ -8,13 +8,19 @@ import { substituteVariables } from './sql-variables.js';
 const MIGRATION_LOCK = '7243610427164015';
 const FILE_NAME = /^(\d{4})_[a-z0-9_]+\.sql$/;
 
+/** One NNNN_name.sql file, as read and as recorded in rowguard.migrations. */
 export interface Migration {
+  /** The file's leading number: the order migrations apply in. */
   id: number;
+  /** The file name. */
   name: string;
+  /** The file's text, before variables are substituted. */
   sql: string;
+  /** SHA-256 of `sql`, in hex: a file edited after it was applied no longer matches. */
   checksum: string;
 }
 
+/** What `migrate` needs: where, which files, and the values of their variables. */
 export interface MigrateOptions {
   /** Owner connection, direct to PostgreSQL: a session advisory lock does not survive a transaction-mode pooler. */
   connectionString: string;
@@ -22,10 +28,21 @@ export interface MigrateOptions {
   directory: string;
   /** Values for :"name" / :'name' in the files (app_role, system_role). */
   variables: Readonly<Record<string, string>>;
+  /** Called after each file is committed, with how long it took (for a progress log). */
   onApplied?: (migration: Migration, milliseconds: number) => void;
 }
 
-/** Reads NNNN_name.sql files in order. */
+/**
+ * Reads NNNN_name.sql files in order. Refuses a misnamed file or two with the same number
+ * (`MIGRATION_FAILED`).
+ *
+ * @example
+ * ```ts
+ * import { readMigrations } from '@rowguard/kernel';
+ * const migrations = await readMigrations('db/migrations');
+ * console.log(migrations.map((m) => `${m.name} ${m.checksum.slice(0, 8)}`).join('\n'));
+ * ```
+ */
 export async function readMigrations(directory: string): Promise<Migration[]> {
   const names = (await readdir(directory)).filter((name) => name.endsWith('.sql')).sort();
   const migrations: Migration[] = [];

@@ -3,6 +3,7 @@ import { RowguardError, UnsafeRoleError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from '../db/sql.js';
 import { scramVerifier } from './scram.js';
 
+/** The roles `setupRoles` creates or corrects, and the schema their grants cover. */
 export interface RoleSetupOptions {
   /** Login role for request traffic. */
   appRole: string;
@@ -21,6 +22,16 @@ export interface RoleSetupOptions {
  * The app role: LOGIN, NOSUPERUSER, NOBYPASSRLS, NOCREATEDB, NOCREATEROLE, NOINHERIT, member
  * of nothing, USAGE but not CREATE on the schema, no TEMP, and SELECT/INSERT/UPDATE/DELETE on
  * tables the owner creates from now on (tenant tables get explicit grants from their migration).
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import { setupRoles } from '@rowguard/kernel';
+ * const owner = new pg.Client({ connectionString: process.env.OWNER_URL });
+ * await owner.connect();
+ * await setupRoles(owner, { appRole: 'rowguard_app', appPassword: process.env.APP_PASSWORD, systemRole: 'rowguard_system' });
+ * await owner.end();
+ * ```
  */
 export async function setupRoles(owner: pg.ClientBase, { appRole, appPassword, systemRole, schema = 'public' }: RoleSetupOptions): Promise<void> {
   const app = quoteIdent(appRole);

@@ -5,6 +5,7 @@ import { quoteIdent, tenantPredicate } from '../db/sql.js';
 /** The tenant policies tenantTableSql writes; their predicate is what the option changes. */
 const TENANT_POLICIES = ['tenant_isolation', 'tenant_isolation_required'];
 
+/** What `setSignedContext` did. */
 export interface SignedContextChange {
   /** Policies rewritten, as "schema.table policy". */
   changed: string[];

@@ -1,5 +1,6 @@
 import { quoteIdent, quoteLiteral, quoteQualified, TENANT_SETTING, tenantPredicate } from '../db/sql.js';
 
+/** Which table `tenantTableSql` isolates, and how. */
 export interface TenantTableOptions {
   /** Table name, optionally schema-qualified: "projects" or "crm.contacts". */
   table: string;
@@ -33,6 +34,7 @@ export interface TenantTableOptions {
   signedContext?: boolean;
   /** Role names; default to the psql variables :"app_role" and :"system_role" that migrations fill in. */
   appRole?: string;
+  /** The system role's name; see `appRole`. */
   systemRole?: string;
 }
 
@@ -129,6 +131,13 @@ export function tenantTableSql(options: TenantTableOptions): string {
  * The `index` option from text such as `created_at desc, id desc`: split at top-level commas
  * (not those inside parentheses or quotes, as in `coalesce(a, b)`); `none` is `false` (no
  * index), empty is `[]` (the tenant column alone).
+ *
+ * @example
+ * ```ts
+ * import { parseIndexColumns, tenantTableSql } from '@rowguard/kernel';
+ * parseIndexColumns('coalesce(a, b), id desc'); // ['coalesce(a, b)', 'id desc']
+ * const sql = tenantTableSql({ table: 'notes', index: parseIndexColumns(process.env.NOTES_INDEX) });
+ * ```
  */
 export function parseIndexColumns(text: string | undefined): readonly string[] | false {
   const trimmed = text?.trim() ?? '';
