@@ -33,6 +33,7 @@ export async function audit(url: string, options: AuditOptions & { expectTables?
  * rolled back. See `runProbe` for what is tried. A probe that attacked no table or view (no
  * rows of two tenants), or fewer than `expectProbed`, is `PROBE_INCOMPLETE`: it proved nothing.
  *
+ * @param options - the owner and app URLs, the least number of tables that must be probed, and the probe options
  * @example
  * ```ts
  * const report = await probe({ ownerUrl: process.env.OWNER_URL!, appUrl: process.env.APP_URL! });

@@ -30,6 +30,9 @@ function serverOf(url: string | undefined): string | undefined {
  * `duringConnect`: the error came from connecting, so anything that is not a server's answer
  * means whatever listens there does not speak PostgreSQL.
  *
+ * @param error - what connecting or querying threw
+ * @param url - the URL tried, for the message (never its password)
+ * @param options - `duringConnect`: the error came while connecting
  * @example
  * ```ts
  * try {

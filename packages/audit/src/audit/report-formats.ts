@@ -7,6 +7,8 @@ const COLORS: Record<Severity, string> = { error: '\x1b[31m', warn: '\x1b[33m', 
 /**
  * For people: grouped by severity, colored on a terminal, with a summary line.
  *
+ * @param report - the audit report
+ * @param options - `color`: ANSI colours, for a terminal
  * @example
  * ```ts
  * const report = await audit(process.env.DATABASE_URL!);

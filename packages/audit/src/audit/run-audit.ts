@@ -63,6 +63,8 @@ async function detectAppRole(client: pg.ClientBase, tenantColumn: string, schema
  * Unlike `audit`, a report of nothing is returned as is: `auditScopeProblem` tells whether it
  * covered anything.
  *
+ * @param client - a connection as the owner or a superuser (the catalog must be readable)
+ * @param options - the app role, tenant column and schemas to audit
  * @example
  * ```ts
  * import pg from 'pg';
@@ -150,6 +152,9 @@ export function fixSql(report: AuditReport): string {
  * not exist, no tenant table (a tenant column named nowhere in the audited schemas), or fewer
  * tenant tables than expected. Undefined when the audit covered what it was asked to.
  *
+ * @param client - the connection the report was made on
+ * @param report - the audit report to judge
+ * @param options - the schemas and the number of tenant tables expected
  * @example
  * ```ts
  * const report = await runAudit(client, { schemas: ['billing'] });

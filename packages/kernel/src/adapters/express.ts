@@ -44,6 +44,7 @@ export interface TenantMiddlewareOptions {
  * Nothing is checked out before the handler's first statement; a streamed response ends the
  * transaction at its first chunk.
  *
+ * @param options - the kernel, and `tenantOf`, which returns the caller's tenant or throws
  * @example
  * import { tenantMiddleware } from '@rowguard/kernel/express';
  * app.use('/api', tenantMiddleware({ kernel, tenantOf: async (req) => (await verify(req.headers.authorization)).tenantId }));

@@ -42,6 +42,7 @@ export interface TenantMiddlewareOptions {
  * headers are ready, not when the stream does: do the database work before returning the
  * stream (a statement from inside the stream is `TRANSACTION_CLOSED`).
  *
+ * @param options - the kernel, and `tenantOf`, which returns the caller's tenant or throws
  * @example
  * import { tenantMiddleware, type TenantVariables } from '@rowguard/kernel/hono';
  * const app = new Hono<{ Variables: TenantVariables }>();

@@ -52,6 +52,7 @@ export class UnauthorizedError extends Error {
  * The caller's tenant from a verified `Authorization: Bearer` JWT (jose), for the
  * middlewares' `tenantOf`. The token must carry `exp`; the key is imported once.
  *
+ * @param options - the key (secret or JWKS URL), the required issuer and audience, and the tenant claim
  * @example
  * const tenantOfToken = jwtTenant({ jwksUrl: 'https://auth.example.com/.well-known/jwks.json', issuer: 'https://auth.example.com/', audience: 'api' });
  * app.use('/api/*', tenantMiddleware({ kernel, tenantOf: (c) => tenantOfToken(c.req.header('authorization')) }));

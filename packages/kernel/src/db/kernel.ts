@@ -135,6 +135,7 @@ export interface Kernel {
  * The tenancy kernel. The app pool is reachable only through `withTenant` and `tenantQuery`,
  * so no statement on it runs without a tenant context.
  *
+ * @param options - the pools, roles, context mode and limits
  * @example
  * ```ts
  * import { createKernel, createPool } from '@rowguard/kernel';

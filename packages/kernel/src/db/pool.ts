@@ -30,6 +30,7 @@ const types = {
  * checked out (node-postgres would otherwise end the process), dates kept as text, safe 64-bit
  * integers as numbers.
  *
+ * @param options - the URL, the pool size and the application name
  * @example
  * const appPool = createPool({ connectionString: process.env.APP_URL!, max: 20, applicationName: 'api' });
  */

@@ -33,6 +33,8 @@ const REACHABLE_ROLES = `
  * What would let the connected role escape row-level security; empty when it is safe to
  * serve requests with it. Reads the catalog only.
  *
+ * @param app - a connection as the app role
+ * @param options - the system role, which the app role must not be able to become
  * @example
  * ```ts
  * import { findAppRoleProblems } from '@rowguard/kernel';

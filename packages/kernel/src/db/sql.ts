@@ -57,6 +57,8 @@ export const TENANT_SETTING = 'app.tenant_id';
  * statement evaluates it once (an InitPlan) and the tenant index serves it. Either way the
  * column is compared uncast and there is no OR branch to widen it.
  *
+ * @param column - the tenant column
+ * @param options - `signed` for the proof-checking form, the setting and the column type
  * @example
  * ```ts
  * import { tenantPredicate } from '@rowguard/kernel';

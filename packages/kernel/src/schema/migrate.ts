@@ -62,6 +62,7 @@ export async function readMigrations(directory: string): Promise<Migration[]> {
  * instances starting together apply each file exactly once. Refuses to run when an applied
  * file has changed or the database has migrations this code does not know.
  *
+ * @param options - the owner's URL, the folder of numbered `.sql` files, their variables and a callback per applied file
  * @example
  * await migrate({ connectionString: ownerUrl, directory: 'db/migrations', variables: { app_role: 'rowguard_app', system_role: 'rowguard_system' } });
  */

@@ -23,6 +23,8 @@ export interface RoleSetupOptions {
  * of nothing, USAGE but not CREATE on the schema, no TEMP, and SELECT/INSERT/UPDATE/DELETE on
  * tables the owner creates from now on (tenant tables get explicit grants from their migration).
  *
+ * @param owner - a connection as the schema owner (with CREATEROLE)
+ * @param options - the role names, the app role's password and the schema
  * @example
  * ```ts
  * import pg from 'pg';

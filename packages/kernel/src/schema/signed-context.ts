@@ -20,6 +20,9 @@ export interface SignedContextChange {
  * `app.tenant_id` alone. Runs as the owner, in one transaction; rewrites only what differs.
  * The kernel must sign (`contextKey`) before this is turned on, or tenants see nothing.
  *
+ * @param owner - a connection as the owner of the tenant tables
+ * @param signed - `true` for policies that require the proof, `false` for plain ones
+ * @param options - the schemas whose tenant tables change
  * @example
  * await setSignedContext(ownerClient, true);
  */

@@ -56,6 +56,7 @@ const OWNER_ROLE = 'rowguard_owner';
  * creating the cluster, the owner/app/system roles and the database on first use and
  * reusing them afterwards.
  *
+ * @param options - the data folder, the database and role names, the port and a log callback
  * @example
  * ```ts
  * const cluster = await startEmbeddedPostgres({ dataDir: await mkdtemp(join(tmpdir(), 'pg-')), database: 'app' });
