@@ -16,6 +16,8 @@ const alias = [
   { find: /^@rowguard\/kernel\/(\w+)$/, replacement: source('kernel/src/adapters/$1.ts') },
 ];
 
+const CITUS_SUITES = ['test/citus/distribution.test.ts', 'test/isolation.test.ts'];
+
 export default defineConfig({
   test: {
     // Here at the root, not in each project: the root runs it once per run and both projects
@@ -29,10 +31,24 @@ export default defineConfig({
         test: {
           name: 'fast',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/reliability/**'],
+          exclude: [...configDefaults.exclude, 'test/reliability/**', 'test/citus/**'],
           // Files share a worker's module graph instead of a fresh one each (about 15 s of 110 on
           // two cores): every file works in a database of its own and changes no process-wide state.
           isolate: false,
+          ...shared,
+        },
+      },
+      {
+        // `npm run test:citus`: the suites whose promise must hold on a Citus cluster, run there
+        // (ROWGUARD_TEST_CITUS_URL, a coordinator's superuser URL; .ci/run builds and starts one).
+        // Without a cluster only test/citus/no-cluster.test.ts runs, and says so (CI fails it).
+        resolve: { alias },
+        test: {
+          name: 'citus',
+          include: process.env.ROWGUARD_TEST_CITUS_URL ? CITUS_SUITES : ['test/citus/no-cluster.test.ts'],
+          env: { ROWGUARD_TEST_ON_CITUS: '1' },
+          // One file at a time: each creates a database on every node of the one cluster.
+          fileParallelism: false,
           ...shared,
         },
       },

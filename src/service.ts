@@ -2,7 +2,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from './config/load-config.js';
-import { assertSafeAppRole, type Kernel, readMigrations, UnsafeRoleError } from '@rowguard/kernel';
+import { assertSafeAppRole, isCitus, type Kernel, readMigrations, RowguardError, UnsafeRoleError } from '@rowguard/kernel';
 import { kernelFromConfig } from './kernel-from-config.js';
 import type { Secrets } from './config/dev-secrets.js';
 import { createApp } from './http/app.js';
@@ -76,6 +76,10 @@ export async function startService(
     const client = await appPool.connect();
     try {
       await assertSafeAppRole(client, { systemRole: config.systemRole });
+      // set_config is transaction-local on the coordinator only: the workers would see no tenant.
+      if (config.tenantContext === 'set-config' && (await isCitus(client))) {
+        throw new RowguardError('CONFIG_INVALID', 'ROWGUARD_TENANT_CONTEXT=set-config does not reach the Citus workers, which would see no tenant: use set-local (the default)');
+      }
     } finally {
       client.release();
     }

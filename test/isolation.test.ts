@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ROLES } from './helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { seedTenant, type TenantSeed } from './helpers/fixtures.js';
+import { seedTenant, setTenantContext, type TenantSeed } from './helpers/fixtures.js';
 import { checkTableIsolation, checkViewIsolation, discoverTenantTables, discoverTenantViews } from './helpers/isolation-check.js';
 
 // The list of tables is read from the catalog, so a table added without policies fails here.
@@ -75,7 +75,7 @@ describe('isolation that a later policy cannot widen', () => {
     await owner.query(`create policy finance_report on invoices for select using (status = 'paid')`);
     try {
       await app.query('begin');
-      await app.query(`select set_config('app.tenant_id', $1, true), set_config('app.tenant_proof', $2, true)`, [a.tenantId, a.proof]);
+      await setTenantContext(app, a);
       const { rows } = await app.query<{ tenant_id: string }>('select tenant_id from invoices');
       await app.query('commit');
       expect(rows.length).toBeGreaterThan(0);

@@ -13,3 +13,9 @@ export interface TestCluster {
   password: string;
   serverVersionNum: number;
 }
+
+/** A Citus coordinator (ROWGUARD_TEST_CITUS_URL, a superuser URL) for the `citus` project. */
+export interface TestCitus {
+  superuserUrl: string;
+  password: string;
+}

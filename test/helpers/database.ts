@@ -4,7 +4,9 @@ import { inject } from 'vitest';
 import { contextProof, readContextKey } from '../../packages/kernel/src/db/context-proof.js';
 import { createKernel, type Kernel, type KernelOptions } from '../../packages/kernel/src/db/kernel.js';
 import { createPool } from '../../packages/kernel/src/db/pool.js';
-import { withCredentials } from '../../packages/kernel/src/schema/bootstrap.js';
+import { bootstrapDatabase, withCredentials } from '../../packages/kernel/src/schema/bootstrap.js';
+import { migrate } from '../../packages/kernel/src/schema/migrate.js';
+import { SERVICE_MIGRATIONS } from '../../src/service-migrations.js';
 import { setupRoles } from '../../packages/kernel/src/schema/roles.js';
 import { TEST_ROLES } from './cluster.js';
 
@@ -30,19 +32,30 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
-/** A database of its own for one test file, cloned from the migrated template. */
+/**
+ * A database of its own for one test file: cloned from the migrated template, or in the
+ * `citus` project (ROWGUARD_TEST_ON_CITUS) created on every node of the Citus cluster and
+ * migrated there, since Citus does not copy template databases to its workers.
+ */
 export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
-  const cluster = inject('cluster');
+  const citus = process.env.ROWGUARD_TEST_ON_CITUS === '1' ? inject('citus') : null;
+  if (process.env.ROWGUARD_TEST_ON_CITUS === '1' && !citus) throw new Error('the citus project needs ROWGUARD_TEST_CITUS_URL');
+  const cluster = citus ? { ...inject('cluster'), ...citus } : inject('cluster');
   const name = `rowguard_t_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: cluster.superuserUrl });
-  await admin.connect();
-  try {
-    const template = options.empty ? 'template0' : cluster.template;
-    await admin.query(`create database "${name}" template "${template}" owner "${TEST_ROLES.owner}"`);
-  } finally {
-    await admin.end();
-  }
   const urlFor = (role: string, password = cluster.password) => withCredentials(cluster.superuserUrl, role, password, name);
+  if (citus) {
+    await bootstrapDatabase({ superuserUrl: cluster.superuserUrl, database: name, ownerRole: TEST_ROLES.owner, ownerPassword: cluster.password, appRole: TEST_ROLES.app, appPassword: cluster.password, systemRole: TEST_ROLES.system });
+    if (!options.empty) await migrate({ connectionString: urlFor(TEST_ROLES.owner), directory: SERVICE_MIGRATIONS, variables: { app_role: TEST_ROLES.app, system_role: TEST_ROLES.system } });
+  } else {
+    const admin = new pg.Client({ connectionString: cluster.superuserUrl });
+    await admin.connect();
+    try {
+      const template = options.empty ? 'template0' : cluster.template;
+      await admin.query(`create database "${name}" template "${template}" owner "${TEST_ROLES.owner}"`);
+    } finally {
+      await admin.end();
+    }
+  }
   // Database-level grants (CONNECT, no TEMP) are not copied from a template: set them up as
   // the service does on every start.
   const owner = new pg.Client({ connectionString: urlFor(TEST_ROLES.owner) });
@@ -68,7 +81,7 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
     superuserUrl: superuserDbUrl,
     ownerUrl: urlFor(TEST_ROLES.owner),
     appUrl: urlFor(TEST_ROLES.app),
-    serverVersionNum: cluster.serverVersionNum,
+    serverVersionNum: citus ? await serverVersionNum(superuserDbUrl) : cluster.serverVersionNum,
     contextKey,
     proof: (tenantId) => contextProof(contextKey ?? Buffer.alloc(32), tenantId),
     urlFor,
@@ -83,6 +96,29 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
     },
     async close() {
       await Promise.allSettled(closers.map((close) => close()));
+      // Every Citus database runs a maintenance worker on each node: drop it rather than keep it.
+      if (citus) await dropCitusDatabase(cluster.superuserUrl, name);
     },
   };
+}
+
+async function serverVersionNum(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return Number((await client.query<{ server_version_num: string }>('show server_version_num')).rows[0]!.server_version_num);
+  } finally {
+    await client.end();
+  }
+}
+
+async function dropCitusDatabase(superuserUrl: string, name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: superuserUrl });
+  await admin.connect();
+  try {
+    await admin.query('set citus.enable_create_database_propagation = on');
+    await admin.query(`drop database if exists "${name}" with (force)`);
+  } finally {
+    await admin.end();
+  }
 }

@@ -62,11 +62,22 @@ export function insertStatement(table: string, row: Row): { text: string; values
   };
 }
 
+/**
+ * Sets the tenant context for the current transaction the way the kernel does: `SET LOCAL`
+ * of the id (a UUID made by the test, so inlining it is safe), the form Citus passes on to its
+ * workers, and the proof with set_config.
+ */
+export async function setTenantContext(client: pg.ClientBase, tenant: Pick<TenantSeed, 'tenantId' | 'proof'>): Promise<void> {
+  if (!/^[0-9a-f-]{36}$/.test(tenant.tenantId)) throw new Error(`not a tenant id: ${tenant.tenantId}`);
+  await client.query(`set local app.tenant_id = '${tenant.tenantId}'`);
+  await client.query(`select set_config('app.tenant_proof', $1, true)`, [tenant.proof]);
+}
+
 /** Runs `fn` as the given tenant on a direct app-role client, inside a transaction it rolls back or commits. */
 export async function asTenant<T>(client: pg.Client, tenant: Pick<TenantSeed, 'tenantId' | 'proof'> | null, fn: () => Promise<T>, { commit = false } = {}): Promise<T> {
   await client.query('begin');
   try {
-    if (tenant) await client.query(`select set_config('app.tenant_id', $1, true), set_config('app.tenant_proof', $2, true)`, [tenant.tenantId, tenant.proof]);
+    if (tenant) await setTenantContext(client, tenant);
     const result = await fn();
     await client.query(commit ? 'commit' : 'rollback');
     return result;

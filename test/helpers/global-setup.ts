@@ -9,12 +9,13 @@ import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../packages/testing/src/embedded/embedded-postgres.js';
 import { bootstrapDatabase } from '../../packages/kernel/src/schema/bootstrap.js';
 import { migrate } from '../../packages/kernel/src/schema/migrate.js';
-import { TEST_ROLES, type TestCluster } from './cluster.js';
+import { TEST_ROLES, type TestCitus, type TestCluster } from './cluster.js';
 import { SERVICE_MIGRATIONS } from '../../src/service-migrations.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     cluster: TestCluster;
+    citus: TestCitus | null;
   }
 }
 
@@ -59,5 +60,28 @@ export default async function setup(project: TestProject) {
 
   await built;
   project.provide('cluster', { superuserUrl, template, password, serverVersionNum: Number(rows[0]!.server_version_num) });
+  project.provide('citus', await citusCoordinator(password));
   return stop;
+}
+
+/**
+ * The Citus coordinator of ROWGUARD_TEST_CITUS_URL, for the `citus` project, which runs the
+ * isolation, HTTP, idempotency, outbox and webhook suites on it (test/helpers/database.ts
+ * creates each file's database on every node). Databases left by an earlier run are dropped.
+ */
+async function citusCoordinator(password: string): Promise<TestCitus | null> {
+  const superuserUrl = process.env.ROWGUARD_TEST_CITUS_URL;
+  if (!superuserUrl) return null;
+  const admin = new pg.Client({ connectionString: superuserUrl });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ workers: number }>(`select count(*)::int as workers from pg_dist_node where groupid <> 0`);
+    if (rows[0]!.workers < 2) throw new Error(`ROWGUARD_TEST_CITUS_URL: the coordinator has ${rows[0]!.workers} workers; the Citus suites need two`);
+    const stale = await admin.query<{ datname: string }>(`select datname from pg_database where datname like 'rowguard\\_t\\_%'`);
+    await admin.query('set citus.enable_create_database_propagation = on');
+    for (const { datname } of stale.rows) await admin.query(`drop database if exists "${datname}" with (force)`);
+  } finally {
+    await admin.end();
+  }
+  return { superuserUrl, password };
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { asTenant, FIXTURES, insertStatement, type TenantSeed } from './fixtures.js';
 
+const FEATURE_NOT_SUPPORTED = '0A000';
 const RLS_OR_PRIVILEGE = '42501';
 const FOREIGN_KEY = '23503';
 
@@ -98,7 +99,9 @@ export async function checkTableIsolation(app: pg.Client, table: string, column:
   }
 
   const moveCode = await errorCode(() => asTenant(app, a, () => app.query(`update ${t} set ${c} = $1 where ${c} = $2`, [b.tenantId, a.tenantId])));
-  if (moveCode !== RLS_OR_PRIVILEGE) problems.push(`moving A's rows to B gave ${moveCode ?? 'success'}, not ${RLS_OR_PRIVILEGE}`);
+  // Citus refuses any change of a distribution column (0A000), before row-level security.
+  const moveRefused = moveCode === RLS_OR_PRIVILEGE || (moveCode === FEATURE_NOT_SUPPORTED && (await distributedBy(app, table)) === column);
+  if (!moveRefused) problems.push(`moving A's rows to B gave ${moveCode ?? 'success'}, not ${RLS_OR_PRIVILEGE}`);
 
   const insertable = (await app.query(`select has_table_privilege(current_user, $1, 'INSERT') as ok`, [t])).rows[0].ok;
   for (const fk of insertable ? await foreignKeys(app, table) : []) {
@@ -129,4 +132,12 @@ export async function checkViewIsolation(app: pg.Client, view: string, a: Tenant
   const { rows } = await app.query(`select count(*)::int as n from "${view}"`);
   if (rows[0].n !== 0) problems.push(`view ${view} shows ${rows[0].n} rows without a tenant context`);
   return problems;
+}
+
+/** The column Citus distributes `table` by, or null (not distributed, or plain PostgreSQL). */
+async function distributedBy(client: pg.Client, table: string): Promise<string | null> {
+  const { rows } = await client.query<{ citus: boolean }>(`select to_regclass('pg_catalog.pg_dist_partition') is not null as citus`);
+  if (!rows[0]!.citus) return null;
+  const partition = await client.query<{ column: string }>(`select column_to_column_name(logicalrelid, partkey) as column from pg_dist_partition where logicalrelid = $1::regclass`, [`"${table}"`]);
+  return partition.rows[0]?.column ?? null;
 }

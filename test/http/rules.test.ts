@@ -29,6 +29,25 @@ describe('members', () => {
     expect(await member(t.id, second.id)).toEqual({ role: 'owner', status: 'active' });
   });
 
+  it('deleting a member keeps what they made, without them as author or assignee', async () => {
+    const t = await context.h.tenant('Leaver', 'stays');
+    const leaver = await context.h.member(t, 'admin');
+    const as = { token: leaver.token };
+    const project = (await context.h.call('POST', '/v1/projects', { ...as, body: { name: 'Left behind' } })).body;
+    const task = (await context.h.call('POST', '/v1/tasks', { ...as, body: { project_id: project.id, title: 'Orphan', assignee_id: leaver.id } })).body;
+    const document = (await context.h.call('POST', '/v1/documents', { ...as, body: { project_id: project.id, title: 'Notes' } })).body;
+    const comment = (await context.h.call('POST', '/v1/comments', { ...as, body: { task_id: task.id, body: 'bye' } })).body;
+    const key = (await context.h.call('POST', '/v1/api-keys', { ...as, body: { name: 'ci', scopes: ['read'] } })).body;
+    expect((await context.h.call('DELETE', `/v1/members/${leaver.id}`, { token: t.token })).status).toBe(204);
+    const authors = async (table: string, column: string, id: string) =>
+      (await context.h.kernel.asSystem((tx) => tx.query(`select ${column} as who from ${table} where tenant_id = $1 and id = $2`, [t.id, id]))).rows;
+    expect(await authors('projects', 'created_by', project.id)).toEqual([{ who: null }]);
+    expect(await authors('tasks', 'assignee_id', task.id)).toEqual([{ who: null }]);
+    expect(await authors('documents', 'created_by', document.id)).toEqual([{ who: null }]);
+    expect(await authors('comments', 'author_id', comment.id)).toEqual([{ who: null }]);
+    expect(await authors('api_keys', 'created_by', key.id)).toEqual([{ who: null }]);
+  });
+
   it('keeps an owner when two owners demote each other at once', async () => {
     const t = await context.h.tenant('Race', 'r1');
     const other = await context.h.member(t, 'owner', 'r2');

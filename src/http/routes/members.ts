@@ -21,6 +21,14 @@ async function assertAnotherOwner(tx: Transaction, memberId: string): Promise<vo
   }
 }
 
+const CLEAR_MEMBER_REFERENCES = `
+  with projects as (update projects set created_by = null where tenant_id = $1 and created_by = $2),
+    tasks as (update tasks set assignee_id = null where tenant_id = $1 and assignee_id = $2),
+    documents as (update documents set created_by = null where tenant_id = $1 and created_by = $2),
+    comments as (update comments set author_id = null where tenant_id = $1 and author_id = $2),
+    api_keys as (update api_keys set created_by = null where tenant_id = $1 and created_by = $2)
+  select 1`;
+
 const isActiveOwner = (row: Record<string, unknown>) => row.role === 'owner' && row.status === 'active';
 
 export const members = defineResource({
@@ -66,5 +74,8 @@ export const members = defineResource({
   beforeDelete: async (current, scope) => {
     if (current.role === 'owner') scope.authorize('owner');
     if (isActiveOwner(current)) await assertAnotherOwner(scope, current.id);
+    // What they made stays, without them. The keys refuse a delete that skipped this: Citus
+    // cannot run `on delete set null` on a key that holds the tenant column (migration 0016).
+    scope.along(CLEAR_MEMBER_REFERENCES, [scope.tenantId, current.id]);
   },
 });

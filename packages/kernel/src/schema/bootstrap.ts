@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { quoteIdent, quoteLiteral } from '../db/sql.js';
+import { createCitusDatabase, isCitusCoordinator } from './citus.js';
 import { setupRoles } from './roles.js';
 import { scramVerifier } from './scram.js';
 
@@ -23,7 +24,8 @@ export interface BootstrapOptions {
 
 /**
  * From a superuser connection: an owner role (LOGIN, CREATEROLE, not superuser) owning the
- * database, then the app and system roles set up by that owner. Idempotent.
+ * database, then the app and system roles set up by that owner. Idempotent. Connected to a
+ * Citus coordinator, it creates the database on every node, with Citus set up in it.
  *
  * @example
  * ```ts
@@ -50,7 +52,10 @@ export async function bootstrapDatabase(options: BootstrapOptions): Promise<{
     const exists = await admin.query('select 1 from pg_roles where rolname = $1', [ownerRole]);
     await admin.query(`${exists.rowCount ? 'alter' : 'create'} role ${owner} login createrole nosuperuser nobypassrls${password}`);
     const db = await admin.query('select 1 from pg_database where datname = $1', [database]);
-    if (!db.rowCount) await admin.query(`create database ${quoteIdent(database)} owner ${owner}`);
+    if (!db.rowCount) {
+      if (await isCitusCoordinator(admin)) await createCitusDatabase(admin, superuserUrl, database, ownerRole);
+      else await admin.query(`create database ${quoteIdent(database)} owner ${owner}`);
+    }
   } finally {
     await admin.end();
   }

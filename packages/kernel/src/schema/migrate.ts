@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { MigrationError } from '../errors.js';
+import { distributeTenantTables, isCitus, repairShardPolicies, type Distribution } from './citus.js';
+import { splitStatements } from './split-statements.js';
 import { substituteVariables } from './sql-variables.js';
 
 // Any constant works; it only has to be the same for every instance migrating this database.
@@ -30,6 +32,10 @@ export interface MigrateOptions {
   variables: Readonly<Record<string, string>>;
   /** Called after each file is committed, with how long it took (for a progress log). */
   onApplied?: (migration: Migration, milliseconds: number) => void;
+  /** On Citus, called when new tenant tables were distributed or shard policies restored (for a progress log). */
+  onDistributed?: (distribution: Distribution & { repairedTables: number }) => void;
+  /** The tenant column, by which Citus distributes the tables that have it. Default `tenant_id`. */
+  tenantColumn?: string;
 }
 
 /**
@@ -62,18 +68,26 @@ export async function readMigrations(directory: string): Promise<Migration[]> {
  * instances starting together apply each file exactly once. Refuses to run when an applied
  * file has changed or the database has migrations this code does not know.
  *
+ * On a database with the `citus` extension, each file is applied one statement at a time
+ * (Citus refuses several commands in one text on distributed tables), and after the files,
+ * every new table with the tenant column is distributed by it, colocated with the others
+ * (see `distributeTenantTables`): the same files make the schema on both.
+ *
  * @param options - the owner's URL, the folder of numbered `.sql` files, their variables and a callback per applied file
  * @example
  * await migrate({ connectionString: ownerUrl, directory: 'db/migrations', variables: { app_role: 'rowguard_app', system_role: 'rowguard_system' } });
  */
-export async function migrate({ connectionString, directory, variables, onApplied }: MigrateOptions): Promise<Migration[]> {
+export async function migrate({ connectionString, directory, variables, onApplied, onDistributed, tenantColumn }: MigrateOptions): Promise<Migration[]> {
   const migrations = await readMigrations(directory);
   const client = new pg.Client({ connectionString, application_name: 'rowguard migrate' });
   await client.connect();
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
-      return await applyPending(client, migrations, variables, onApplied);
+      const citus = await isCitus(client);
+      const applied = await applyPending(client, migrations, variables, onApplied, citus);
+      if (citus) await distribute(client, tenantColumn, onDistributed);
+      return applied;
     } finally {
       await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]);
     }
@@ -87,6 +101,7 @@ async function applyPending(
   migrations: Migration[],
   variables: Readonly<Record<string, string>>,
   onApplied: MigrateOptions['onApplied'],
+  citus: boolean,
 ): Promise<Migration[]> {
   await client.query(`
     create schema if not exists rowguard;
@@ -113,7 +128,14 @@ async function applyPending(
     const started = performance.now();
     await client.query('begin');
     try {
-      await client.query(substituteVariables(migration.sql, variables));
+      const sql = substituteVariables(migration.sql, variables);
+      if (citus) {
+        // DDL on distributed tables inside a transaction block must not open parallel shard connections.
+        await client.query(`set local citus.multi_shard_modify_mode = 'sequential'`);
+        for (const statement of await splitStatements(sql)) await client.query(statement);
+      } else {
+        await client.query(sql);
+      }
       await client.query('insert into rowguard.migrations (id, name, checksum) values ($1, $2, $3)', [migration.id, migration.name, migration.checksum]);
       await client.query('commit');
     } catch (error) {
@@ -126,3 +148,22 @@ async function applyPending(
   }
   return applied;
 }
+
+async function distribute(client: pg.Client, tenantColumn: string | undefined, onDistributed: MigrateOptions['onDistributed']): Promise<void> {
+  let distribution: Distribution;
+  await client.query('begin');
+  try {
+    distribution = await distributeTenantTables(client, { tenantColumn });
+    await client.query('commit');
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw new MigrationError('MIGRATION_FAILED', `distributing the tenant tables on Citus failed: ${reasonOf(error)}`, { cause: error });
+  }
+  // After the commit: the repair reaches the shards through connections of their own.
+  const repairedTables = await repairShardPolicies(client).catch((error: unknown) => {
+    throw new MigrationError('MIGRATION_FAILED', `restoring restrictive policies on the Citus shards failed: ${reasonOf(error)}`, { cause: error });
+  });
+  if (distribution.distributed.length > 0 || repairedTables > 0) onDistributed?.({ ...distribution, repairedTables });
+}
+
+const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { RowguardError, UnsafeRoleError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from '../db/sql.js';
+import { isCitus } from './citus.js';
 import { scramVerifier } from './scram.js';
 
 /** The roles `setupRoles` creates or corrects, and the schema their grants cover. */
@@ -22,6 +23,14 @@ export interface RoleSetupOptions {
  * The app role: LOGIN, NOSUPERUSER, NOBYPASSRLS, NOCREATEDB, NOCREATEROLE, NOINHERIT, member
  * of nothing, USAGE but not CREATE on the schema, no TEMP, and SELECT/INSERT/UPDATE/DELETE on
  * tables the owner creates from now on (tenant tables get explicit grants from their migration).
+ *
+ * On Citus (the extension is in the database): the app role's `SET LOCAL` of the tenant
+ * reaches the workers (`citus.propagate_set_commands = 'local'`, for that role in this
+ * database only: set database-wide, Citus forwards whole multi-statement texts and the owner's
+ * commands fail), and the system role may log in, because Citus opens its connections to the
+ * workers as the current role. It gets no password here: the cluster's own authentication
+ * between nodes (certificates, or a password in Citus's `pg_dist_authinfo`, which only
+ * superusers read) lets it through, and nothing outside the cluster needs to.
  *
  * @param owner - a connection as the schema owner (with CREATEROLE)
  * @param options - the role names, the app role's password and the schema
@@ -45,10 +54,12 @@ export async function setupRoles(owner: pg.ClientBase, { appRole, appPassword, s
   );
   const find = (name: string) => existing.rows.find((r) => r.rolname === name);
   const database = quoteIdent(await currentDatabase(owner));
+  const citus = await isCitus(owner);
   const password = appPassword === undefined ? [] : [`password ${quoteLiteral(scramVerifier(appPassword))}`];
   const statements = [
     ...roleStatements(appRole, find(appRole), { login: true }, password),
-    ...roleStatements(systemRole, find(systemRole), { login: false }, []),
+    ...roleStatements(systemRole, find(systemRole), { login: citus }, []),
+    ...(citus ? [`alter role ${app} in database ${database} set citus.propagate_set_commands = 'local'`] : []),
     // The owner reaches the system role by SET ROLE inside asSystem; the app role never can.
     `grant ${system} to current_user`,
     // A temporary table named like a tenant table would shadow it for every later request on

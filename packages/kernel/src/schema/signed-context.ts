@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { RowguardError } from '../errors.js';
 import { quoteIdent, tenantPredicate } from '../db/sql.js';
+import { isCitus } from './citus.js';
 
 /** The tenant policies tenantTableSql writes; their predicate is what the option changes. */
 const TENANT_POLICIES = ['tenant_isolation', 'tenant_isolation_required'];
@@ -30,6 +31,9 @@ export async function setSignedContext(owner: pg.ClientBase, signed: boolean, { 
   if (signed) {
     const { rows } = await owner.query<{ exists: boolean }>(`select to_regprocedure('rowguard.tenant_id()') is not null as exists`);
     if (!rows[0]!.exists) throw new RowguardError('CONFIG_INVALID', 'this database has no rowguard.tenant_id(): apply the migrations first (rowguard migrate)');
+    // Citus refuses a policy with a subquery on a distributed table, and the proof's key lives
+    // on the coordinator only.
+    if (await isCitus(owner)) throw new RowguardError('CONFIG_INVALID', 'the signed tenant context is not available on Citus: its policies read the key through a subquery, which Citus refuses on distributed tables');
   }
   const { rows: policies } = await owner.query<{ schema: string; table: string; policy: string; qual: string }>(
     `select schemaname as schema, tablename as table, policyname as policy, qual
