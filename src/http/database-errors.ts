@@ -5,12 +5,17 @@ interface DatabaseError {
   code?: string;
   constraint?: string;
   column?: string;
+  message?: string;
 }
 
 // Constraint names follow PostgreSQL's defaults: <table>_tenant_id_<column>_fkey and
-// <table>_tenant_id_<column>_key. The column is the useful part for a client.
+// <table>_tenant_id_<column>_key; on Citus the error names the shard's copy, with the shard id
+// after it, and Citus passes a worker's error on without its fields: the name is then read
+// from PostgreSQL's message (in English; otherwise the field is "body"). The column is the
+// useful part for a client.
 function fieldOf(error: DatabaseError): string {
-  const match = /^[a-z_]+?_tenant_id_([a-z_]+?)_(fkey|key)$/.exec(error.constraint ?? '');
+  const constraint = error.constraint ?? /constraint "([^"]+)"/.exec(error.message ?? '')?.[1] ?? '';
+  const match = /^[a-z_]+?_tenant_id_([a-z_]+?)_(fkey|key)(?:_\d+)?$/.exec(constraint);
   return match?.[1] ?? error.column ?? 'body';
 }
 

@@ -102,10 +102,10 @@ export async function lookUpStoredResponse(tx: HeldTransaction, request: Idempot
     locked = rows[0].ok;
   });
   const { rows } = await tx.query<StoredResponse>(
-    `with expired as (delete from idempotency_keys where principal = $1 and key = $2 and expires_at <= now())
+    `with expired as (delete from idempotency_keys where tenant_id = $1 and principal = $2 and key = $3 and expires_at <= now())
      select fingerprint, status_code, response_body, response_headers, secret_withheld
-     from idempotency_keys where principal = $1 and key = $2 and expires_at > now()`,
-    [actor, request.key],
+     from idempotency_keys where tenant_id = $1 and principal = $2 and key = $3 and expires_at > now()`,
+    [tenantId, actor, request.key],
   );
   if (!locked) throw new HttpProblem('IDEMPOTENCY_KEY_IN_USE');
   if (rows[0] && rows[0].fingerprint !== fingerprint) {

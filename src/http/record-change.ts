@@ -26,28 +26,19 @@ export interface ChangeAuthor {
 /**
  * The one statement that records a write: its audit entry and its outbox events, in the
  * write's own transaction. No write without its entry and events, no event without its write.
+ * The events are rows of INSERT … VALUES, not a SELECT over an array: Citus runs INSERT …
+ * SELECT through COPY, which row-level security refuses. One text per number of events.
  */
 export function changeStatement(author: ChangeAuthor, change: Change): { text: string; values: unknown[] } {
+  const entry = `insert into audit_log (tenant_id, actor, action, entity_type, entity_id, changes, request_id) values ($1, $2, $3, $4, $5, $6, $7)`;
+  const values = [author.tenantId, author.actor, change.action, change.entityType, change.entityId, JSON.stringify(change.changes), author.requestId];
+  const events = change.events ?? [];
+  if (events.length === 0) return { text: entry, values };
+  const rows = events.map((_, i) => `(coalesce($9::uuid, gen_random_uuid()), $1, $${11 + i}, $4, $5, $10::uuid, $8::jsonb)`);
   return {
-    text: `with entry as (
-       insert into audit_log (tenant_id, actor, action, entity_type, entity_id, changes, request_id)
-       values ($1, $2, $3, $4, $5, $6, $7)
-     )
-     insert into outbox_events (id, tenant_id, type, entity_type, entity_id, webhook_id, payload)
-     select coalesce($10::uuid, gen_random_uuid()), $1, type, $4, $5, $11, $8 from unnest($9::text[]) as type`,
-    values: [
-      author.tenantId,
-      author.actor,
-      change.action,
-      change.entityType,
-      change.entityId,
-      JSON.stringify(change.changes),
-      author.requestId,
-      JSON.stringify(change.payload ?? {}),
-      change.events ?? [],
-      change.target?.eventId ?? null,
-      change.target?.webhookId ?? null,
-    ],
+    text: `with entry as (${entry})
+     insert into outbox_events (id, tenant_id, type, entity_type, entity_id, webhook_id, payload) values ${rows.join(', ')}`,
+    values: [...values, JSON.stringify(change.payload ?? {}), change.target?.eventId ?? null, change.target?.webhookId ?? null, ...events],
   };
 }
 

@@ -11,7 +11,8 @@ export interface Statement {
 /**
  * The statements of one resource's routes, as text and bind values. The table and column
  * names come from the resource's definition (quoted here); every value is a bind parameter.
- * The tenant is never a condition: row-level security scopes every statement.
+ * Row-level security scopes every statement; each also names its tenant ($1), so that Citus
+ * routes it to the one shard that holds the tenant's rows (and `for update` is allowed there).
  */
 export class ResourceSql {
   private readonly table: string;
@@ -24,20 +25,21 @@ export class ResourceSql {
   }
 
   /** One row by id; `forUpdate` locks it until the transaction ends. */
-  byId(id: string, { forUpdate = false } = {}): Statement {
-    return { text: `select ${this.columns} from ${this.table} where id = $1${forUpdate ? ' for update' : ''}`, values: [id] };
+  byId(tenantId: string, id: string, { forUpdate = false } = {}): Statement {
+    return { text: `select ${this.columns} from ${this.table} where tenant_id = $1 and id = $2${forUpdate ? ' for update' : ''}`, values: [tenantId, id] };
   }
 
   /** A page, newest first: the given conditions (each with one bind value) and the cursor. */
-  list(conditions: readonly { sql: (param: string) => string; value: unknown }[], page: { limit: number; cursor?: string }): Statement {
-    const values: unknown[] = [];
-    const where = conditions.map((c) => {
+  list(tenantId: string, conditions: readonly { sql: (param: string) => string; value: unknown }[], page: { limit: number; cursor?: string }): Statement {
+    const values: unknown[] = [tenantId];
+    const where = ['tenant_id = $1'];
+    for (const c of conditions) {
       values.push(c.value);
-      return c.sql(`$${values.length}`);
-    });
+      where.push(c.sql(`$${values.length}`));
+    }
     const { after, column, orderAndLimit } = keyset(page, values);
     if (after) where.push(after);
-    return { text: `select ${this.columns}, ${column} from ${this.table} ${where.length ? `where ${where.join(' and ')} ` : ''}${orderAndLimit}`, values };
+    return { text: `select ${this.columns}, ${column} from ${this.table} where ${where.join(' and ')} ${orderAndLimit}`, values };
   }
 
   /** An insert of `values` for the tenant, returning the row. */
@@ -50,13 +52,16 @@ export class ResourceSql {
   }
 
   /** An update of `values` on one row, returning it. */
-  update(id: string, values: Row): Statement {
+  update(tenantId: string, id: string, values: Row): Statement {
     const keys = Object.keys(values);
-    return { text: `update ${this.table} set ${keys.map((k, i) => `${quoteIdent(k)} = $${i + 2}`).join(', ')} where id = $1 returning ${this.columns}`, values: [id, ...keys.map((k) => values[k])] };
+    return {
+      text: `update ${this.table} set ${keys.map((k, i) => `${quoteIdent(k)} = $${i + 3}`).join(', ')} where tenant_id = $1 and id = $2 returning ${this.columns}`,
+      values: [tenantId, id, ...keys.map((k) => values[k])],
+    };
   }
 
-  /** The delete of one row, or the resource's own statement for it (API keys are revoked). */
-  delete(id: string, replacement?: string): Statement {
-    return { text: replacement ?? `delete from ${this.table} where id = $1`, values: [id] };
+  /** The delete of one row, or the resource's own statement for it (API keys are revoked): $1 the tenant, $2 the id. */
+  delete(tenantId: string, id: string, replacement?: string): Statement {
+    return { text: replacement ?? `delete from ${this.table} where tenant_id = $1 and id = $2`, values: [tenantId, id] };
   }
 }

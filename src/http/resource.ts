@@ -52,7 +52,7 @@ export interface ResourceDefinition<S extends ZodObject = ZodObject, C extends Z
   prepareUpdate?: (body: z.infer<U>, current: z.infer<S>, scope: RequestScope) => Promise<Row> | Row;
   /** Checks before a delete; may throw. */
   beforeDelete?: (current: z.infer<S>, scope: RequestScope) => Promise<void> | void;
-  /** Replaces the DELETE statement (e.g. API keys are revoked, not removed). */
+  /** Replaces the DELETE statement (e.g. API keys are revoked, not removed): $1 the tenant, $2 the id. */
   deleteSql?: string;
   /** Schema of the creation response when it differs (carries the extra fields). */
   createdSchema?: ZodObject;
@@ -101,7 +101,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
   // The read is the transaction's last statement: with the principal check ahead of it and the
   // COMMIT behind it, the whole request is one round trip.
   const readRow = async (scope: RequestScope, id: string): Promise<Row> => {
-    const { text, values } = sql.byId(id);
+    const { text, values } = sql.byId(scope.tenantId, id);
     const { rows } = await scope.last(text, values);
     if (!rows[0]) throw notFound();
     return rows[0];
@@ -109,7 +109,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
 
   // The row to change, locked until commit, and at the version the client saw (If-Match).
   const lockForChange = async (scope: RequestScope, id: string, expected: number | null): Promise<Row> => {
-    const { text, values } = sql.byId(id, { forUpdate: true });
+    const { text, values } = sql.byId(scope.tenantId, id, { forUpdate: true });
     const current = (await scope.query(text, values)).rows[0];
     if (!current) throw notFound();
     if (expected !== null && current.version !== expected) throw new HttpProblem('VERSION_MISMATCH');
@@ -140,7 +140,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
       const scope = c.var.scope;
       scope.authorize(def.read);
       const conditions = Object.entries(def.filters ?? {}).flatMap(([key, filter]) => (query[key] === undefined ? [] : [{ sql: filter.sql, value: query[key] }]));
-      const { text, values } = sql.list(conditions, query);
+      const { text, values } = sql.list(scope.tenantId, conditions, query);
       const page = pageOf((await scope.last(text, values)).rows, query.limit);
       return c.json({ data: page.data.map(present), next_cursor: page.next_cursor }, 200);
     },
@@ -224,7 +224,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
           c.header('ETag', etag(current));
           return c.json(present(current), 200);
         }
-        const update = sql.update(id, values);
+        const update = sql.update(scope.tenantId, id, values);
         const row = (await scope.query(update.text, update.values)).rows[0]!;
         await recordChange(scope, {
           action: `${def.entity}.updated`,
@@ -259,7 +259,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
         const current = await lockForChange(scope, id, expected);
         await def.beforeDelete?.(current, scope);
         // The delete and its record need nothing from each other: one round trip.
-        const remove = sql.delete(id, def.deleteSql);
+        const remove = sql.delete(scope.tenantId, id, def.deleteSql);
         scope.along(remove.text, remove.values);
         await recordChange(scope, {
           action: `${def.entity}.${def.deleteSql ? 'revoked' : 'deleted'}`,

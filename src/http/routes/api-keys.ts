@@ -36,7 +36,7 @@ export const apiKeys = defineResource({
   deletable: true,
   events: (action) => [`api_key.${action === 'deleted' ? 'revoked' : action}`],
   // Revoked keys stay listed, with revoked_at, so the audit trail keeps its subject.
-  deleteSql: 'update api_keys set revoked_at = now() where id = $1 and revoked_at is null',
+  deleteSql: 'update api_keys set revoked_at = now() where tenant_id = $1 and id = $2 and revoked_at is null',
   // created_by is the entered member, filled by the database (migration 0014).
   prepareCreate: (body) => {
     const { key, prefix, hash } = generateApiKey();

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
-import type { Transaction } from '@rowguard/kernel';
 import { HttpProblem } from '../problem.js';
+import type { RequestScope } from '../request-scope.js';
 import { defineResource } from '../resource.js';
 import { id, name, timestamp, updatedSince } from '../schemas.js';
 
@@ -13,9 +13,9 @@ const status = z.enum(['invited', 'active', 'removed']);
  * the first one's change and is refused. (Locking the owners' rows instead would deadlock:
  * each request already holds the row it changes.)
  */
-async function assertAnotherOwner(tx: Transaction, memberId: string): Promise<void> {
-  await tx.query('select 1 from tenants for update');
-  const { rows } = await tx.query<{ id: string }>(`select id from team_members where role = 'owner' and status = 'active'`);
+async function assertAnotherOwner(scope: RequestScope, memberId: string): Promise<void> {
+  await scope.query('select 1 from tenants where id = $1 for update', [scope.tenantId]);
+  const { rows } = await scope.query<{ id: string }>(`select id from team_members where tenant_id = $1 and role = 'owner' and status = 'active'`, [scope.tenantId]);
   if (!rows.some((r) => r.id !== memberId)) {
     throw new HttpProblem('LAST_OWNER');
   }

@@ -28,7 +28,7 @@ const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
 const param = (name: string) => z.string().openapi({ param: { name, in: 'path' }, format: 'uuid' });
 
 async function endpoint(scope: RequestScope, webhookId: string): Promise<{ enabled: boolean }> {
-  const { rows } = await scope.query<{ enabled: boolean }>('select enabled from webhooks where id = $1', [webhookId]);
+  const { rows } = await scope.query<{ enabled: boolean }>('select enabled from webhooks where tenant_id = $1 and id = $2', [scope.tenantId, webhookId]);
   if (!rows[0]) throw notFound();
   return rows[0];
 }
@@ -54,8 +54,8 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>): void {
       const scope = c.var.scope;
       scope.authorize('manage');
       await endpoint(scope, webhookId);
-      const values: unknown[] = [webhookId];
-      const conditions = ['d.webhook_id = $1'];
+      const values: unknown[] = [scope.tenantId, webhookId];
+      const conditions = ['d.tenant_id = $1', 'd.webhook_id = $2'];
       if (query.status) {
         values.push(query.status);
         conditions.push(`d.status = $${values.length}`);
@@ -120,10 +120,10 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>): void {
       const deliveryId = pathId(c, 'deliveryId');
       const scope = c.var.scope;
       scope.authorize('manage');
-      const { rows } = await scope.query<{ status: string }>('select status from webhook_deliveries where id = $1 and webhook_id = $2 for update', [deliveryId, webhookId]);
+      const { rows } = await scope.query<{ status: string }>('select status from webhook_deliveries where tenant_id = $1 and id = $2 and webhook_id = $3 for update', [scope.tenantId, deliveryId, webhookId]);
       if (!rows[0]) throw notFound();
       if (rows[0].status !== 'failed') throw new HttpProblem('NOT_FAILED', `Only failed deliveries can be retried; this one is ${rows[0].status}`);
-      scope.along(`update webhook_deliveries set status = 'pending', enqueued = false where id = $1`, [deliveryId]);
+      scope.along(`update webhook_deliveries set status = 'pending', enqueued = false where tenant_id = $1 and id = $2`, [scope.tenantId, deliveryId]);
       await recordChange(scope, { action: 'webhook_delivery.retried', entityType: 'webhook_delivery', entityId: deliveryId, changes: {} });
       return c.body(null, 202);
     },
@@ -146,8 +146,8 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>): void {
       scope.authorize('manage');
       const { rows } = await scope.query<{ previous_secret_expires_at: Date }>(
         `update webhooks set previous_secret = secret, previous_secret_expires_at = now() + interval '24 hours', secret = $2
-         where id = $1 returning previous_secret_expires_at`,
-        [webhookId, secret],
+         where tenant_id = $1 and id = $3 returning previous_secret_expires_at`,
+        [scope.tenantId, secret, webhookId],
       );
       const rotated = rows[0];
       if (!rotated) throw notFound();
