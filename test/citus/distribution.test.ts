@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { audit, probe } from '@rowguard/audit';
 import { migrate, setSignedContext, shardPolicyProblems } from '@rowguard/kernel';
 import { SERVICE_MIGRATIONS } from '../../src/service-migrations.js';
 import { TEST_ROLES } from '../helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { seedTenant } from '../helpers/fixtures.js';
 import { discoverTenantTables } from '../helpers/isolation-check.js';
 import { startTestService } from '../helpers/service.js';
 
@@ -166,3 +168,17 @@ describe('a tenant on the cluster', () => {
     expect(own.rows[0]!.tenant_id).toBe(a);
   });
 });
+
+describe('the proof tools on the cluster', () => {
+  it('audit finds no error, and the probe attacks every tenant table and passes', async () => {
+    const owner = await db.ownerClient();
+    const app = await db.appClient();
+    await seedTenant(owner, app, TEST_ROLES.system);
+    await seedTenant(owner, app, TEST_ROLES.system);
+    const report = await audit(db.superuserUrl, { appRole: TEST_ROLES.app });
+    expect(report.findings.filter((f) => f.severity === 'error')).toEqual([]);
+    const probed = await probe({ ownerUrl: db.superuserUrl, appUrl: db.appUrl, expectProbed: 14 });
+    expect(probed.results.filter((r) => r.status === 'fail')).toEqual([]);
+  });
+});
+

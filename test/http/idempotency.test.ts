@@ -43,7 +43,7 @@ describe('Idempotency-Key', () => {
   it('answers 409 while the first request with the key is still running', async () => {
     const project = await context.h.call('POST', '/v1/projects', { token: a.token, body: { name: 'Held' } });
     const blocker = await context.db.ownerClient();
-    await blocker.query(`begin; set local role ${TEST_ROLES.system}; select 1 from projects where id = '${project.body.id}' for update`);
+    await blocker.query(`begin; set local role ${TEST_ROLES.system}; select 1 from projects where tenant_id = '${a.id}' and id = '${project.body.id}' for update`);
     const patch = (name: string) => context.h.call('PATCH', `/v1/projects/${project.body.id}`, { token: a.token, body: { name }, headers: { 'idempotency-key': 'key-inflight' } });
     const first = patch('Renamed');
     await new Promise((resolve) => setTimeout(resolve, 300));

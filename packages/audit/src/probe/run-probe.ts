@@ -134,9 +134,12 @@ async function probeObject(
   }
   const [a, b] = tenants as [{ tenant: string; n: number }, { tenant: string; n: number }];
   const failures: string[] = [];
+  // SET LOCAL, as the kernel sets it: the form Citus passes on to its workers.
   const forge = (tenant: string) => app.query(`set local ${setting} = ${quoteLiteral(tenant)}`);
-  const context = (tenant: string) =>
-    contextKey ? app.query(`select set_config($1, $2, true), set_config('${PROOF_SETTING}', $3, true)`, [setting, tenant, contextProof(contextKey, tenant)]) : forge(tenant);
+  const context = async (tenant: string) => {
+    await forge(tenant);
+    if (contextKey) await app.query(`select set_config('${PROOF_SETTING}', $1, true)`, [contextProof(contextKey, tenant)]);
+  };
 
   await app.query('begin');
   try {
@@ -195,7 +198,8 @@ async function probeObject(
       const copy = { ...(sample[0]!.row as Record<string, unknown>), [tenantColumn]: b.tenant };
       const inserted = await attempt(async () => {
         await context(a.tenant);
-        await app.query(`insert into ${relation} select * from jsonb_populate_record(null::${relation}, $1)`, [JSON.stringify(copy)]);
+        // INSERT … VALUES: Citus runs INSERT … SELECT through COPY, which fails before any policy.
+        await app.query(`insert into ${relation} values ((jsonb_populate_record(null::${relation}, $1)).*)`, [JSON.stringify(copy)]);
       });
       if (inserted.ok) failures.push(`as tenant ${a.tenant} a row of tenant ${b.tenant} could be inserted`);
       // Only a policy's rejection proves isolation; a constraint, a trigger or a type error that
