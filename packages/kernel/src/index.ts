@@ -18,7 +18,7 @@ export { setupRoles, type RoleSetupOptions } from './schema/roles.js';
 export { bootstrapDatabase, withCredentials, type BootstrapOptions } from './schema/bootstrap.js';
 export { parseIndexColumns, tenantTableSql, type TenantTableOptions } from './schema/tenant-table.js';
 export { setSignedContext, type SignedContextChange } from './schema/signed-context.js';
-export { distributeTenantTables, isCitus, repairShardPolicies, shardPolicyProblems, type Distribution } from './schema/citus.js';
+export { distributeTenantTables, isCitus, repairShardPolicies, shardPolicyProblems, type Distribution, type ShardPolicyProblem } from './schema/citus.js';
 export {
   MigrationError,
   ROWGUARD_ERROR_CODES,

@@ -1,4 +1,4 @@
-import { TENANT_SETTING } from '@rowguard/kernel';
+import { isCitus, shardPolicyProblems, TENANT_SETTING, type ShardPolicyProblem } from '@rowguard/kernel';
 import { contextSources, tenantSettingOf, whyNotPinned } from './policy-expression.js';
 import type pg from 'pg';
 
@@ -110,6 +110,11 @@ export interface Catalog {
    * predicate would lock its app out.
    */
   looksUpTenants: boolean;
+  /**
+   * On Citus: the shards and worker copies of distributed tables whose policies are not the
+   * table's (Citus copies a restrictive policy as permissive). Empty elsewhere.
+   */
+  shardPolicyProblems: ShardPolicyProblem[];
 }
 
 export interface CatalogOptions {
@@ -289,6 +294,7 @@ export async function readCatalog(client: pg.ClientBase, { schemas: wanted, tena
     ).rows.map((r) => r.nspname);
   }
 
+  const shardProblems = (await isCitus(client)) ? await shardPolicyProblems(client) : [];
   return {
     serverVersionNum: version,
     schemas,
@@ -314,6 +320,7 @@ export async function readCatalog(client: pg.ClientBase, { schemas: wanted, tena
     looksUpTenants: looksUpTenants(tables, tenantColumn),
     contextSetting: tenantSettingOf(tables.filter((t) => t.hasTenantColumn).map((t) => t.policies.flatMap((p) => [p.using, p.check]))) ?? TENANT_SETTING,
     tenantColumnType: tableRows.find((t) => t.has_tenant_column)?.tenant_column_type ?? 'uuid',
+    shardPolicyProblems: shardProblems,
   };
 }
 

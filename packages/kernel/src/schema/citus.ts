@@ -269,21 +269,31 @@ export async function repairShardPolicies(client: pg.ClientBase): Promise<number
   return tables.length;
 }
 
+/** A shard, or a worker's copy of a distributed table, whose policies are not the table's. */
+export interface ShardPolicyProblem {
+  /** The distributed table, as `regclass` prints it. */
+  table: string;
+  /** The shard (`projects_102008`), or the table's name for a worker's copy of it. */
+  relation: string;
+  /** The port of the node that holds it. */
+  nodeport: number;
+}
+
 /**
  * The shards and worker copies of the current role's distributed tables whose policies are
- * not the table's own (name, permissive or restrictive, command, roles, expressions), one line
- * each; empty when every node enforces what the coordinator shows.
+ * not the table's own (name, permissive or restrictive, command, roles, expressions); empty
+ * when every node enforces what the coordinator shows.
  *
  * @param client - the owner's connection on the coordinator
  * @example
  * ```ts
  * import { shardPolicyProblems } from '@rowguard/kernel';
  * const problems = await shardPolicyProblems(owner);
- * if (problems.length > 0) throw new Error(problems.join('\n'));
+ * if (problems.length > 0) throw new Error(`${problems[0]!.relation} does not enforce the policies of ${problems[0]!.table}`);
  * ```
  */
-export async function shardPolicyProblems(client: pg.ClientBase): Promise<string[]> {
-  return (await policyMismatches(client)).map((m) => `${m.table}: ${m.relation} on the node at port ${m.nodeport} does not have the table's policies`);
+export async function shardPolicyProblems(client: pg.ClientBase): Promise<ShardPolicyProblem[]> {
+  return (await policyMismatches(client)).map(({ table, relation, nodeport }) => ({ table, relation, nodeport }));
 }
 
 // One line per policy: what it is and does, with role names rather than OIDs, which differ
@@ -292,10 +302,7 @@ const POLICY_SIGNATURE = `string_agg(polname || ' ' || case when polpermissive t
   || (select string_agg(case when r = 0 then 'public' else r::regrole::text end, ',' order by 1) from unnest(polroles) r) || ' '
   || md5(coalesce(pg_get_expr(polqual, polrelid), '') || '|' || coalesce(pg_get_expr(polwithcheck, polrelid), '')), '; ' order by polname)`;
 
-interface Mismatch {
-  table: string;
-  relation: string;
-  nodeport: number;
+interface Mismatch extends ShardPolicyProblem {
   onCoordinator?: boolean;
 }
 

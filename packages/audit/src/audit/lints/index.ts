@@ -1,5 +1,6 @@
 import type { Lint } from '../lint.js';
 import { appRoleBypasses } from './app-role-bypasses.js';
+import { citusShardPolicies } from './citus-shard-policies.js';
 import { appRoleExcessPrivileges } from './app-role-excess-privileges.js';
 import { checkDiffersFromUsing } from './check-differs-from-using.js';
 import { contextOnOtherColumn } from './context-on-other-column.js';
@@ -35,6 +36,7 @@ export const LINTS: readonly Lint[] = [
   rlsWithoutPolicy,
   policyNotPinned,
   tenantNotRestricted,
+  citusShardPolicies,
   contextSourceMismatch,
   contextOnOtherColumn,
   checkDiffersFromUsing,
