@@ -10,12 +10,20 @@ export interface ProtocolCounts {
   writes: number;
 }
 
+/** A statement a client executed, with its bind values as text (null for NULL). */
+export interface ExecutedStatement {
+  text: string;
+  values: (string | null)[];
+}
+
 /**
  * A TCP proxy in front of PostgreSQL that reads the frontend protocol and counts messages,
- * so tests can assert statements and round trips per request. No TLS (local tests only).
+ * so tests can assert statements and round trips per request, and keeps the statements
+ * executed with their values. No TLS (local tests only).
  */
 export class ProtocolCounter {
   private counts: ProtocolCounts = { statements: 0, roundTrips: 0, writes: 0 };
+  private executed: ExecutedStatement[] = [];
   private server: Server | null = null;
 
   constructor(private readonly target: { host: string; port: number }) {}
@@ -25,6 +33,9 @@ export class ProtocolCounter {
       const upstream = createConnection(this.target);
       let buffer = Buffer.alloc(0);
       let started = false;
+      // Prepared statements are per connection: name → text, and the portal bound last.
+      const prepared = new Map<string, string>();
+      let bound: ExecutedStatement | null = null;
       client.on('data', (chunk: Buffer) => {
         upstream.write(chunk);
         buffer = Buffer.concat([buffer, chunk]);
@@ -42,6 +53,17 @@ export class ProtocolCounter {
           const length = buffer.readInt32BE(1);
           if (buffer.length < length + 1) break;
           const type = String.fromCharCode(buffer[0]!);
+          const body = buffer.subarray(5, length + 1);
+          if (type === 'P') {
+            const [name, text] = cStrings(body, 2);
+            prepared.set(name!, text!);
+          } else if (type === 'B') {
+            bound = bindOf(body, prepared);
+          } else if (type === 'E' && bound) {
+            this.executed.push(bound);
+          } else if (type === 'Q') {
+            this.executed.push({ text: cStrings(body, 1)[0]!, values: [] });
+          }
           if (type === 'E' || type === 'Q') this.counts.statements += 1;
           if (type === 'S' || type === 'H' || type === 'Q') this.counts.roundTrips += 1;
           counted = true;
@@ -65,7 +87,44 @@ export class ProtocolCounter {
     return counts;
   }
 
+  /** The statements executed since the last call. */
+  takeStatements(): ExecutedStatement[] {
+    const executed = this.executed;
+    this.executed = [];
+    return executed;
+  }
+
   async stop(): Promise<void> {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
+}
+
+/** The first `count` NUL-terminated strings of a message body. */
+function cStrings(body: Buffer, count: number): string[] {
+  const strings: string[] = [];
+  let at = 0;
+  while (strings.length < count) {
+    const end = body.indexOf(0, at);
+    strings.push(body.toString('utf8', at, end));
+    at = end + 1;
+  }
+  return strings;
+}
+
+// Bind: portal, statement, format codes, then each value as length and bytes (text format).
+function bindOf(body: Buffer, prepared: Map<string, string>): ExecutedStatement {
+  const [portal, statement] = cStrings(body, 2);
+  let at = Buffer.byteLength(portal!) + Buffer.byteLength(statement!) + 2;
+  const formats = body.readInt16BE(at);
+  at += 2 + formats * 2;
+  const count = body.readInt16BE(at);
+  at += 2;
+  const values: (string | null)[] = [];
+  for (let i = 0; i < count; i++) {
+    const length = body.readInt32BE(at);
+    at += 4;
+    values.push(length < 0 ? null : body.toString('utf8', at, at + length));
+    if (length > 0) at += length;
+  }
+  return { text: prepared.get(statement!) ?? '', values };
 }

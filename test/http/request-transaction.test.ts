@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isCitus } from '@rowguard/kernel';
 import { registerResource } from '../../src/http/resource.js';
 import { apiKeys } from '../../src/http/routes/api-keys.js';
 import { projects } from '../../src/http/routes/projects.js';
@@ -73,8 +74,10 @@ describe('an Idempotency-Key request commits its write only with its stored resp
     // Storing the response fails after the handler's last statement has run.
     await admin.query(`
       create function fail_store() returns trigger language plpgsql as $$
-      begin if new.key like 'fail-%' then raise exception 'cannot store'; end if; return new; end $$;
-      create trigger fail_store before insert on idempotency_keys for each row execute function fail_store();`);
+      begin if new.key like 'fail-%' then raise exception 'cannot store'; end if; return new; end $$`);
+    // On Citus the trigger runs on the shards, which Citus wants to be told is safe.
+    if (await isCitus(admin)) await admin.query('set citus.enable_unsafe_triggers = on');
+    await admin.query(`create trigger fail_store before insert on idempotency_keys for each row execute function fail_store()`);
   });
 
   it('when the response cannot be stored, the write is rolled back and the answer is 500', async () => {
