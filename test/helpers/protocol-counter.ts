@@ -10,10 +10,10 @@ export interface ProtocolCounts {
   writes: number;
 }
 
-/** A statement a client executed, with its bind values as text (null for NULL). */
+/** A statement a client executed, with its bind values: text, bytes for binary ones (a bytea sent as a Buffer), null. */
 export interface ExecutedStatement {
   text: string;
-  values: (string | null)[];
+  values: (string | Buffer | null)[];
 }
 
 /**
@@ -111,19 +111,22 @@ function cStrings(body: Buffer, count: number): string[] {
   return strings;
 }
 
-// Bind: portal, statement, format codes, then each value as length and bytes (text format).
+// Bind: portal, statement, format codes (none: all text; one: for all), then each value as
+// length and bytes.
 function bindOf(body: Buffer, prepared: Map<string, string>): ExecutedStatement {
   const [portal, statement] = cStrings(body, 2);
   let at = Buffer.byteLength(portal!) + Buffer.byteLength(statement!) + 2;
-  const formats = body.readInt16BE(at);
-  at += 2 + formats * 2;
+  const formats: number[] = [];
+  for (let i = body.readInt16BE(at), f = 0; f < i; f++) formats.push(body.readInt16BE(at + 2 + f * 2));
+  at += 2 + formats.length * 2;
   const count = body.readInt16BE(at);
   at += 2;
-  const values: (string | null)[] = [];
+  const values: (string | Buffer | null)[] = [];
   for (let i = 0; i < count; i++) {
     const length = body.readInt32BE(at);
     at += 4;
-    values.push(length < 0 ? null : body.toString('utf8', at, at + length));
+    const binary = (formats.length === 1 ? formats[0] : formats[i]) === 1;
+    values.push(length < 0 ? null : binary ? Buffer.from(body.subarray(at, at + length)) : body.toString('utf8', at, at + length));
     if (length > 0) at += length;
   }
   return { text: prepared.get(statement!) ?? '', values };

@@ -18,7 +18,9 @@ export { setupRoles, type RoleSetupOptions } from './schema/roles.js';
 export { bootstrapDatabase, withCredentials, type BootstrapOptions } from './schema/bootstrap.js';
 export { parseIndexColumns, tenantTableSql, type TenantTableOptions } from './schema/tenant-table.js';
 export { setSignedContext, type SignedContextChange } from './schema/signed-context.js';
-export { distributeTenantTables, isCitus, repairShardPolicies, shardPolicyProblems, type Distribution, type ShardPolicyProblem } from './schema/citus.js';
+export { isCitus } from './schema/citus/database.js';
+export { distributeTenantTables, type Distribution } from './schema/citus/distribute.js';
+export { repairShardPolicies, shardPolicyProblems, type ShardPolicyProblem } from './schema/citus/shard-policies.js';
 export {
   MigrationError,
   ROWGUARD_ERROR_CODES,

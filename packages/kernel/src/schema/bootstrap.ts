@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { quoteIdent, quoteLiteral } from '../db/sql.js';
-import { createCitusDatabase, isCitusCoordinator } from './citus.js';
+import { createCitusDatabase, isCitusCoordinator } from './citus/database.js';
 import { setupRoles } from './roles.js';
 import { scramVerifier } from './scram.js';
 

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { MigrationError } from '../errors.js';
-import { distributeTenantTables, isCitus, repairShardPolicies, type Distribution } from './citus.js';
+import { isCitus } from './citus/database.js';
+import { distributeTenantTables, type Distribution } from './citus/distribute.js';
+import { repairShardPolicies } from './citus/shard-policies.js';
 import { splitStatements } from './split-statements.js';
 import { substituteVariables } from './sql-variables.js';
 

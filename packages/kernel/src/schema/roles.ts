@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { RowguardError, UnsafeRoleError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from '../db/sql.js';
-import { isCitus } from './citus.js';
+import { isCitus } from './citus/database.js';
 import { scramVerifier } from './scram.js';
 
 /** The roles `setupRoles` creates or corrects, and the schema their grants cover. */

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { RowguardError } from '../errors.js';
 import { quoteIdent, tenantPredicate } from '../db/sql.js';
-import { isCitus } from './citus.js';
+import { isCitus } from './citus/database.js';
 
 /** The tenant policies tenantTableSql writes; their predicate is what the option changes. */
 const TENANT_POLICIES = ['tenant_isolation', 'tenant_isolation_required'];
