@@ -142,8 +142,7 @@ async function applyPending(
       await client.query('commit');
     } catch (error) {
       await client.query('rollback').catch(() => undefined);
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new MigrationError('MIGRATION_FAILED', `migration ${migration.name} failed: ${reason}`, { cause: error });
+      throw new MigrationError('MIGRATION_FAILED', `migration ${migration.name} failed: ${reasonOf(error)}`, { cause: error });
     }
     applied.push(migration);
     onApplied?.(migration, performance.now() - started);
