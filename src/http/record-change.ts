@@ -30,16 +30,28 @@ export interface ChangeAuthor {
  * SELECT through COPY, which row-level security refuses. One text per number of events.
  */
 export function changeStatement(author: ChangeAuthor, change: Change): { text: string; values: unknown[] } {
-  const entry = `insert into audit_log (tenant_id, actor, action, entity_type, entity_id, changes, request_id) values ($1, $2, $3, $4, $5, $6, $7)`;
   const values = [author.tenantId, author.actor, change.action, change.entityType, change.entityId, JSON.stringify(change.changes), author.requestId];
   const events = change.events ?? [];
-  if (events.length === 0) return { text: entry, values };
-  const rows = events.map((_, i) => `(coalesce($9::uuid, gen_random_uuid()), $1, $${11 + i}, $4, $5, $10::uuid, $8::jsonb)`);
+  if (events.length === 0) return { text: AUDIT_ENTRY, values };
   return {
-    text: `with entry as (${entry})
-     insert into outbox_events (id, tenant_id, type, entity_type, entity_id, webhook_id, payload) values ${rows.join(', ')}`,
+    text: withEvents(events.length),
     values: [...values, JSON.stringify(change.payload ?? {}), change.target?.eventId ?? null, change.target?.webhookId ?? null, ...events],
   };
+}
+
+const AUDIT_ENTRY = `insert into audit_log (tenant_id, actor, action, entity_type, entity_id, changes, request_id) values ($1, $2, $3, $4, $5, $6, $7)`;
+
+// A write has a handful of events at most: each text is built once, on the request path.
+const textsByEventCount = new Map<number, string>();
+function withEvents(count: number): string {
+  let text = textsByEventCount.get(count);
+  if (text === undefined) {
+    const rows = Array.from({ length: count }, (_, i) => `(coalesce($9::uuid, gen_random_uuid()), $1, $${11 + i}, $4, $5, $10::uuid, $8::jsonb)`);
+    text = `with entry as (${AUDIT_ENTRY})
+     insert into outbox_events (id, tenant_id, type, entity_type, entity_id, webhook_id, payload) values ${rows.join(', ')}`;
+    textsByEventCount.set(count, text);
+  }
+  return text;
 }
 
 /** Records a write made in `tx` (a system transaction: admin API, CLI). */
