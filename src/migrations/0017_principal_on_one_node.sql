@@ -3,9 +3,11 @@
 -- 1. Its statements name the tenant (a PL/pgSQL variable: a bind parameter to the planner), so
 --    Citus sends each to the one shard of the request's tenant instead of to every shard, and
 --    the key's last_used_at update is a single-shard write, not a two-phase commit.
--- 2. The permission and the member are set with SET LOCAL, not set_config: Citus passes SET
---    LOCAL on to the workers, where the restrictive permission policies are checked. With
---    set_config the workers saw no permission, and rowguard.may() allowed everything there.
+-- 2. On Citus the permission and the member are set with SET LOCAL, which Citus passes on to
+--    the workers, where the restrictive permission policies are checked: with set_config the
+--    workers saw no permission, and rowguard.may() allowed everything there. Elsewhere they
+--    stay set_config, which costs no statement of its own on every request. Citus is told by
+--    its catalog table (a cached lookup), never by a setting the app role could change.
 
 create or replace function rowguard.enter_as_user(user_id text, needed text)
 returns table (member_id uuid, role text, permission text)
@@ -32,8 +34,12 @@ begin
   if rowguard.permission_level(granted) < rowguard.permission_level(needed) then
     raise exception 'needs the % permission', needed using errcode = 'RG003';
   end if;
-  execute format('set local rowguard.permission = %L', granted);
-  execute format('set local rowguard.member_id = %L', member.id);
+  if to_regclass('pg_catalog.pg_dist_partition') is not null then
+    execute format('set local rowguard.permission = %L', granted);
+    execute format('set local rowguard.member_id = %L', member.id);
+  else
+    perform set_config('rowguard.permission', granted, true), set_config('rowguard.member_id', member.id::text, true);
+  end if;
   return query select member.id, member.role, granted;
 end
 $$;
@@ -63,7 +69,11 @@ begin
   -- read-only key can still be marked used.
   update public.api_keys k set last_used_at = now()
   where k.tenant_id = tenant and k.id = enter_as_key.key_id and (k.last_used_at is null or k.last_used_at < now() - interval '1 minute');
-  execute format('set local rowguard.permission = %L', granted);
+  if to_regclass('pg_catalog.pg_dist_partition') is not null then
+    execute format('set local rowguard.permission = %L', granted);
+  else
+    perform set_config('rowguard.permission', granted, true);
+  end if;
   return query select granted;
 end
 $$;
