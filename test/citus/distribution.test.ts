@@ -137,7 +137,15 @@ describe('policies on the nodes that hold the rows', () => {
 describe('a tenant on the cluster', () => {
   it('has all its rows on one worker, and tenants on both workers', async () => {
     const { kernel } = db.kernel();
-    const tenants = Array.from({ length: 8 }, () => randomUUID());
+    // Four tenants whose tenants row the cluster places on each worker (random ids alone could
+    // all land on one).
+    const candidates = Array.from({ length: 64 }, () => randomUUID());
+    const placed = await superuser.query<{ id: string; nodeport: number }>(
+      `select c.id::text, s.nodeport from unnest($1::uuid[]) as c(id) join citus_shards s on s.shardid = get_shard_id_for_distribution_column('tenants', c.id)`,
+      [candidates],
+    );
+    const tenants = [...new Set(placed.rows.map((r) => r.nodeport))].flatMap((port) => placed.rows.filter((r) => r.nodeport === port).slice(0, 4).map((r) => r.id));
+    expect(tenants).toHaveLength(8);
     await kernel.asSystem(async (tx) => {
       for (const tenant of tenants) {
         await tx.query(`insert into tenants (id, name) values ($1, 'citus')`, [tenant]);
