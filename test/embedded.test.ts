@@ -14,7 +14,8 @@ let dataDir: string;
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'rowguard-embedded-'));
 });
-afterAll(() => rm(dataDir, { recursive: true, force: true }));
+// Retried: a file written while the folder is removed (ENOTEMPTY) must not fail the suite.
+afterAll(() => rm(dataDir, { recursive: true, force: true, maxRetries: 5 }));
 
 interface Started {
   line: string;
@@ -213,7 +214,7 @@ describe('local secrets during the first start', () => {
       expect((await scan(root, secrets)).filter((s) => s.holdsSecret).map((s) => s.path)).toEqual([join(dataDir, 'credentials.json')]);
       expect((await stat(join(dataDir, 'credentials.json'))).mode & 0o777).toBe(0o600);
     } finally {
-      await rm(root, { recursive: true, force: true });
+      await rm(root, { recursive: true, force: true, maxRetries: 5 });
     }
   });
 });

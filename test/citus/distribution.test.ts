@@ -27,7 +27,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await db.close();
-  await rm(directory, { recursive: true, force: true });
+  await rm(directory, { recursive: true, force: true, maxRetries: 5 });
 });
 
 const variables = { app_role: TEST_ROLES.app, system_role: TEST_ROLES.system };

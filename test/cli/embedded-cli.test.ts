@@ -66,8 +66,8 @@ afterAll(async () => {
     server.kill('SIGINT');
     await serverExit;
   }
-  await rm(work, { recursive: true, force: true });
-  await rm(resolve(dataDir, '..'), { recursive: true, force: true });
+  await rm(work, { recursive: true, force: true, maxRetries: 5 });
+  await rm(resolve(dataDir, '..'), { recursive: true, force: true, maxRetries: 5 });
 }, 60_000);
 
 describe('commands on the running embedded database, no URL given', () => {
@@ -163,7 +163,7 @@ describe('commands on the running embedded database, no URL given', () => {
       expect(urls.status).toBe(1);
       expect(urls.stderr).toMatch(/^rowguard: no embedded Rowguard database is running in .*: start it with "npm start".*\[CONFIG_INVALID\]\n$/);
     } finally {
-      await rm(elsewhere, { recursive: true, force: true });
+      await rm(elsewhere, { recursive: true, force: true, maxRetries: 5 });
     }
   }, 60_000);
 

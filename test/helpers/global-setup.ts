@@ -34,7 +34,7 @@ export default async function setup(project: TestProject) {
     superuserUrl = embedded.superuserUrl;
     stop = async () => {
       await embedded.stop();
-      await rm(dataDir, { recursive: true, force: true });
+      await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
     };
   }
   const admin = new pg.Client({ connectionString: superuserUrl });

@@ -125,7 +125,7 @@ describe('PostgreSQL stopped and restarted during load', () => {
   afterAll(async () => {
     await s?.service.close();
     await postgres?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 5 });
   });
 
   it('/readyz turns 503 and back to 200 without restarting the service; no acknowledged write is lost', async () => {
@@ -214,7 +214,7 @@ describe('five service processes started together on an empty database', () => {
     } finally {
       for (const { child } of processes) child.kill('SIGTERM');
       await Promise.all(processes.map(({ child }) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : null)));
-      await rm(dataDir, { recursive: true, force: true });
+      await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
     }
   }, 240_000);
 });

@@ -29,7 +29,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await cluster?.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
 });
 
 describe('startEmbeddedPostgres and cloneDatabase', () => {
