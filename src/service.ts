@@ -103,7 +103,6 @@ export async function startService(
         kernel,
         ownerPool: systemPool,
         ownerUrl: target.ownerUrl,
-        systemRole: config.systemRole,
         log,
         delivery: { timeoutMs: config.webhooks.timeoutMs, allowPrivate: config.webhooks.allowPrivate, maxAttempts: config.webhooks.maxAttempts },
         retryDelaySeconds: config.webhooks.retryDelaySeconds,

@@ -12,10 +12,9 @@ const RELAY_RETRY_MS = 250;
 
 export interface WorkerOptions {
   kernel: Kernel;
-  /** Owner pool: the relay's system-mode transaction. */
+  /** Owner pool: the lock that serializes creating the queues. */
   ownerPool: pg.Pool;
   ownerUrl: string;
-  systemRole: string;
   log: Logger;
   delivery: DeliverySettings;
   /** Base retry delay in seconds; doubles each attempt, with jitter. */
@@ -64,11 +63,11 @@ async function serialized(ownerPool: pg.Pool, fn: () => Promise<void>): Promise<
 
 /**
  * Background work in system mode: the outbox relay, webhook delivery and the scheduled
- * maintenance jobs, all on pg-boss. Several workers may run at once: the relay claims with
- * SKIP LOCKED and the queue gives each delivery job to one worker at a time.
+ * maintenance jobs, all on pg-boss. Several workers may run at once: the relay claims each
+ * tenant's events with SKIP LOCKED and the queue gives each delivery job to one worker at a time.
  */
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
-  const { kernel, ownerPool, ownerUrl, systemRole, log, delivery, retryDelaySeconds, deliveryRetentionDays } = options;
+  const { kernel, ownerPool, ownerUrl, log, delivery, retryDelaySeconds, deliveryRetentionDays } = options;
   const boss = createQueue({ connectionString: ownerUrl, maintenanceIntervalSeconds: options.maintenanceIntervalSeconds });
   let stopping = false;
   boss.on('error', (error) => log[stopping ? 'debug' : 'error']({ err: error }, 'job queue error'));
@@ -130,7 +129,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       again = true;
       return running;
     }
-    running = relayOutbox(ownerPool, boss, { systemRole })
+    running = relayOutbox(kernel, boss)
       .then(({ queued, waiting, more }) => {
         if (queued > 0) deliveries.wake();
         if (more) again = true;

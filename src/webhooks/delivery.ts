@@ -47,8 +47,8 @@ export async function deliverWebhook(kernel: Kernel, { tenantId, deliveryId }: D
     `select d.event_id, d.event_type, d.payload, d.status, d.attempts, w.url, w.enabled, d.created_at,
             array_remove(array[w.secret, case when w.previous_secret_expires_at > now() then w.previous_secret end], null) as secrets
      from webhook_deliveries d join webhooks w on w.tenant_id = d.tenant_id and w.id = d.webhook_id
-     where d.id = $1`,
-    [deliveryId],
+     where d.tenant_id = $1 and d.id = $2`,
+    [tenantId, deliveryId],
   );
   const delivery = rows[0];
   if (!delivery || delivery.status !== 'pending') return 'skipped';
@@ -83,11 +83,13 @@ export async function deliverWebhook(kernel: Kernel, { tenantId, deliveryId }: D
        on conflict (tenant_id, delivery_id, attempt) do nothing`,
       [tenantId, deliveryId, attempt, statusCode, latency, error],
     );
+    // now() as a value, not in a CASE: Citus evaluates it before sending the update to the
+    // worker, and refuses it inside CASE.
     await tx.query(
-      `update webhook_deliveries set attempts = $2, status = $3, last_status_code = $4, last_error = $5,
-              delivered_at = case when $3 = 'delivered' then now() end
-       where id = $1`,
-      [deliveryId, attempt, outcome, statusCode, error],
+      `update webhook_deliveries set attempts = $3, status = $4, last_status_code = $5, last_error = $6,
+              delivered_at = ${outcome === 'delivered' ? 'now()' : 'null'}
+       where tenant_id = $1 and id = $2`,
+      [tenantId, deliveryId, attempt, outcome, statusCode, error],
     );
   });
   if (outcome === 'pending') throw new DeliveryFailed(`attempt ${attempt} failed: ${error}`);

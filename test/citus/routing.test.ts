@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKernel, createPool } from '@rowguard/kernel';
+import { createKernel, createPool, type Kernel } from '@rowguard/kernel';
+import { DELIVERY_QUEUE, relayOutbox } from '../../src/jobs/outbox-relay.js';
+import { createQueue } from '../../src/jobs/queue.js';
+import { deliverWebhook } from '../../src/webhooks/delivery.js';
 import { createApp } from '../../src/http/app.js';
 import { createJwtVerifier } from '../../src/http/auth/jwt-verifier.js';
 import { mintToken } from '../../src/http/auth/mint-token.js';
@@ -16,8 +19,11 @@ import { ProtocolCounter, type ExecutedStatement } from '../helpers/protocol-cou
 // single-node transaction (no two-phase commit, FOR UPDATE allowed).
 let db: TestDatabase;
 let counter: ProtocolCounter;
+let systemCounter: ProtocolCounter;
+let kernel: Kernel;
 let app: ReturnType<typeof createApp>;
 let explainer: pg.Client;
+let systemExplainer: pg.Client;
 let token: string;
 const tenant = randomUUID();
 const secret = 'a routing test secret of 32 bytes or more';
@@ -30,20 +36,26 @@ beforeAll(async () => {
   url.hostname = '127.0.0.1';
   url.port = String(await counter.start());
   const appPool = createPool({ connectionString: url.toString(), max: 1 });
-  const systemPool = createPool({ connectionString: db.ownerUrl, max: 1 });
+  systemCounter = new ProtocolCounter({ host: url.hostname, port: Number(new URL(db.ownerUrl).port || 5432) });
+  const ownerUrl = new URL(db.ownerUrl);
+  ownerUrl.hostname = '127.0.0.1';
+  ownerUrl.port = String(await systemCounter.start());
+  const systemPool = createPool({ connectionString: ownerUrl.toString(), max: 1 });
   pools.push(appPool, systemPool);
-  const kernel = createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system });
-  app = createApp({ kernel, log: pino({ level: 'silent' }), ready: async () => {}, verifyJwt: createJwtVerifier({ secret }), adminToken: undefined, bodyLimit: 64 * 1024, corsOrigins: [] });
+  kernel = createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system });
+  app = createApp({ kernel, log: pino({ level: 'silent' }), ready: async () => {}, verifyJwt: createJwtVerifier({ secret }), adminToken: undefined, bodyLimit: 64 * 1024, corsOrigins: [], allowPrivateDestinations: true });
   await kernel.asSystem(async (tx) => {
     await tx.query(`insert into tenants (id, name) values ($1, 'routed')`, [tenant]);
     await tx.query(`insert into team_members (tenant_id, user_id, email, role) values ($1, 'routed-owner', 'o@example.test', 'owner')`, [tenant]);
   });
   token = await mintToken({ secret, tenantId: tenant, userId: 'routed-owner', tenantClaim: 'tid', ttl: '10m' });
   explainer = await db.appClient();
+  systemExplainer = await db.ownerClient();
 });
 afterAll(async () => {
   await Promise.allSettled(pools.map((pool) => pool.end()));
   await counter?.stop();
+  await systemCounter?.stop();
   await db.close();
 });
 
@@ -57,19 +69,26 @@ async function send(method: string, path: string, body?: unknown): Promise<{ sta
 // Transaction control and settings reach no table.
 const REACHES_NO_TABLE = /^(begin|commit|rollback|set local |select set_config\()/i;
 
-/** How many shards each statement's plan touches, as "statement → tasks" for those over one. */
-async function multiShard(statements: ExecutedStatement[]): Promise<string[]> {
+/**
+ * How many shards each statement's plan touches, as "statement → tasks" for those over one;
+ * explained in the tenant's context, or in system mode (`asSystem`) for the worker's.
+ */
+async function multiShard(statements: ExecutedStatement[], { system = false } = {}): Promise<string[]> {
   const spread: string[] = [];
   for (const { text, values } of statements) {
     if (REACHES_NO_TABLE.test(text.trim())) continue;
-    await explainer.query('begin');
+    const client = system ? systemExplainer : explainer;
+    await client.query('begin');
     try {
-      await setTenantContext(explainer, { tenantId: tenant, proof: '' });
-      const { rows } = await explainer.query<{ 'QUERY PLAN': unknown }>(`explain (format json) ${text}`, values);
+      if (system) await client.query(`set local role ${TEST_ROLES.system}`);
+      else await setTenantContext(client, { tenantId: tenant, proof: '' });
+      const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(`explain (format json) ${text}`, values).catch((error: Error) => {
+        throw new Error(`${error.message}: ${text}`);
+      });
       const tasks = taskCounts(rows[0]!['QUERY PLAN']);
       if (tasks.some((n) => n !== 1)) spread.push(`${text.replace(/\s+/g, ' ').slice(0, 120)} → ${tasks.join(', ')} tasks`);
     } finally {
-      await explainer.query('rollback');
+      await client.query('rollback');
     }
   }
   return spread;
@@ -89,6 +108,7 @@ const RESOURCES: { path: string; create: () => Promise<Record<string, unknown>>;
   { path: '/v1/invoices', create: async () => ({ number: `R-${randomUUID().slice(0, 8)}`, customer_name: 'Routed', currency: 'EUR', line_items: [] }), change: { customer_name: 'Rerouted' } },
   { path: '/v1/members', create: async () => ({ user_id: `routed-${randomUUID().slice(0, 8)}`, email: `${randomUUID().slice(0, 8)}@example.test`, role: 'member' }), change: { display_name: 'Rerouted' } },
   { path: '/v1/api-keys', create: async () => ({ name: 'Routed', scopes: ['read'] }), change: { name: 'Rerouted' } },
+  { path: '/v1/webhooks', create: async () => ({ url: 'http://127.0.0.1:9/routed', event_types: ['project.created'] }), change: { enabled: false } },
 ];
 
 describe('every statement of a request runs on one shard', () => {
@@ -113,6 +133,28 @@ describe('every statement of a request runs on one shard', () => {
       spread.push(...(await multiShard(sent)));
     }
     expect(spread).toEqual([]);
+  });
+
+  it('the outbox relay and a webhook delivery: every statement but the search for tenants with work', async () => {
+    const boss = createQueue({ connectionString: db.ownerUrl });
+    await boss.start();
+    try {
+      await boss.createQueue(DELIVERY_QUEUE, { name: DELIVERY_QUEUE, policy: 'stately' });
+      const hook = await send('POST', '/v1/webhooks', { url: 'http://127.0.0.1:9/relayed', event_types: ['project.created'] });
+      expect(hook.status).toBe(201);
+      expect((await send('POST', '/v1/projects', { name: 'Relayed' })).status).toBe(201);
+      systemCounter.takeStatements();
+      counter.takeStatements();
+      expect((await relayOutbox(kernel, boss)).queued).toBeGreaterThan(0);
+      const { rows } = await kernel.asSystem((tx) => tx.query<{ id: string }>('select id from webhook_deliveries where tenant_id = $1 and webhook_id = $2', [tenant, hook.body.id]));
+      await deliverWebhook(kernel, { tenantId: tenant, deliveryId: rows[0]!.id }, { timeoutMs: 1_000, allowPrivate: true, maxAttempts: 1 });
+      const worker = systemCounter.takeStatements().filter((s) => !/webhook_deliveries where tenant_id = \$1 and webhook_id = \$2/.test(s.text));
+      expect(worker.length).toBeGreaterThan(5);
+      const spread = [...(await multiShard(worker, { system: true })), ...(await multiShard(counter.takeStatements()))];
+      expect(spread).toEqual([expect.stringMatching(/^ select tenant_id from \( select tenant_id, min\(created_at\)/)]);
+    } finally {
+      await boss.stop({ graceful: false });
+    }
   });
 
   it('the check finds a statement that does not name its tenant', async () => {

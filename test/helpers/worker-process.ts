@@ -10,5 +10,5 @@ const { ROWGUARD_TEST_OWNER_URL: ownerUrl, ROWGUARD_TEST_APP_URL: appUrl, ROWGUA
 const appPool = createPool({ connectionString: appUrl!, max: 2, applicationName: 'child worker' });
 const ownerPool = createPool({ connectionString: ownerUrl!, max: 2, applicationName: 'child worker' });
 const kernel = createKernel({ appPool, systemPool: ownerPool, systemRole: systemRole!, contextKey: await readContextKey(ownerPool) });
-await startWorker({ kernel, ownerPool, ownerUrl: ownerUrl!, systemRole: systemRole!, log: pino({ level: 'silent' }), ...WORKER_SETTINGS });
+await startWorker({ kernel, ownerPool, ownerUrl: ownerUrl!, log: pino({ level: 'silent' }), ...WORKER_SETTINGS });
 process.stdout.write('ready\n');

@@ -2,7 +2,6 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorker, type Worker } from '../../src/jobs/worker.js';
-import { TEST_ROLES } from '../helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createHarness, type Harness, type TestTenant } from '../helpers/http.js';
 import { Receiver } from '../helpers/receiver.js';
@@ -39,7 +38,7 @@ describe('the outbox relay while another tenant creates and deletes webhooks', (
   it('never fails, and every event of the other tenant gets its delivery', async () => {
     const log = pino({ level: 'warn' }, new Writable({ write: (line, _encoding, done) => (problems.push(JSON.parse(String(line))), done()) }));
     const { kernel, systemPool } = db.kernel();
-    worker = await startWorker({ kernel, ownerPool: systemPool, ownerUrl: db.ownerUrl, systemRole: TEST_ROLES.system, log, ...WORKER_SETTINGS });
+    worker = await startWorker({ kernel, ownerPool: systemPool, ownerUrl: db.ownerUrl, log, ...WORKER_SETTINGS });
 
     const churner = await h.tenant('Churn');
     const steady = await h.tenant('Steady');

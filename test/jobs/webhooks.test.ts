@@ -20,7 +20,7 @@ const receivers: Receiver[] = [];
 
 async function worker(): Promise<Worker> {
   const { kernel, systemPool } = db.kernel();
-  const started = await startWorker({ kernel, ownerPool: systemPool, ownerUrl: db.ownerUrl, systemRole: TEST_ROLES.system, log: pino({ level: process.env.WORKER_LOG ?? 'silent' }), ...WORKER_SETTINGS });
+  const started = await startWorker({ kernel, ownerPool: systemPool, ownerUrl: db.ownerUrl, log: pino({ level: process.env.WORKER_LOG ?? 'silent' }), ...WORKER_SETTINGS });
   workers.push(started);
   return started;
 }

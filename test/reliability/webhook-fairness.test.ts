@@ -1,7 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorker, type Worker, type WorkerOptions } from '../../src/jobs/worker.js';
-import { TEST_ROLES } from '../helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createHarness, type Harness, type TestTenant } from '../helpers/http.js';
 import { BlackHole, Receiver } from '../helpers/receiver.js';
@@ -44,7 +43,7 @@ function useDatabase() {
 
 async function startDeliveryWorker(context: ReturnType<typeof useDatabase>): Promise<Worker> {
   const { kernel, systemPool } = context.db.kernel({ appPoolSize: 8 });
-  const worker = await startWorker({ kernel, ownerPool: systemPool, ownerUrl: context.db.ownerUrl, systemRole: TEST_ROLES.system, log: pino({ level: process.env.WORKER_LOG ?? 'silent' }), ...SETTINGS });
+  const worker = await startWorker({ kernel, ownerPool: systemPool, ownerUrl: context.db.ownerUrl, log: pino({ level: process.env.WORKER_LOG ?? 'silent' }), ...SETTINGS });
   context.workers.push(worker);
   return worker;
 }
