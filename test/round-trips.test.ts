@@ -154,7 +154,7 @@ describe('round trips of a request, from credential to COMMIT', () => {
       bodyLimit: 64 * 1024,
       corsOrigins: [],
     });
-    const { key, prefix, hash } = generateApiKey();
+    const { key, prefix, hash } = generateApiKey(tenant);
     await kernel.asSystem(async (tx) => {
       await tx.query(`insert into team_members (tenant_id, user_id, email, role) values ($1, 'counted-owner', 'o@example.test', 'owner')`, [tenant]);
       await tx.query(`insert into api_keys (tenant_id, name, scopes, prefix, key_hash) values ($1, 'counted', '{read,write}', $2, $3)`, [tenant, prefix, hash]);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -155,6 +155,27 @@ describe('every statement of a request runs on one shard', () => {
     } finally {
       await boss.stop({ graceful: false });
     }
+  });
+
+  it('an API key is looked up among its tenant\'s keys, on one shard; a key without a tenant part reads them all', async () => {
+    const created = await send('POST', '/v1/api-keys', { name: 'Looked up', scopes: ['read'] });
+    expect(created.status).toBe(201);
+    const hash = createHash('sha256').update(created.body.key).digest();
+    const shardsRead = async (text: string, values: unknown[]) => {
+      const client = await db.appClient();
+      const shards = new Set<string>();
+      client.on('notice', (notice) => {
+        for (const shard of notice.message?.match(/api_keys_\d+/g) ?? []) shards.add(shard);
+      });
+      await client.query('begin');
+      await client.query(`set local citus.log_remote_commands = on`);
+      await client.query(`set local client_min_messages = log`);
+      expect((await client.query(text, values)).rows).toHaveLength(1);
+      await client.query('rollback');
+      return shards.size;
+    };
+    expect(await shardsRead('select * from rowguard.resolve_api_key($1, $2)', [tenant, hash])).toBe(1);
+    expect(await shardsRead('select * from rowguard.resolve_api_key($1)', [hash])).toBeGreaterThan(1);
   });
 
   it('the check finds a statement that does not name its tenant', async () => {

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -253,7 +254,7 @@ describe('API keys', () => {
 
   it('is shown once, stored only as a hash, and works as a bearer credential', async () => {
     const created = await key(['read']);
-    expect(created.key).toMatch(/^rg_[A-Za-z0-9_-]{40}$/);
+    expect(created.key).toMatch(/^rg_[A-Za-z0-9_-]{62}$/);
     expect(created.key.startsWith(created.prefix)).toBe(true);
     const read = await context.h.call('GET', `/v1/api-keys/${created.id}`, { token: a.token });
     expect(read.body).not.toHaveProperty('key');
@@ -264,6 +265,23 @@ describe('API keys', () => {
     expect((await projects(created.key)).status).toBe(200);
     const used = await context.h.call('GET', `/v1/api-keys/${created.id}`, { token: a.token });
     expect(used.body.last_used_at).not.toBeNull();
+  });
+
+  it('names its tenant, and is not found under another tenant', async () => {
+    const created = await key(['read']);
+    const tenantPart = (id: string) => Buffer.from(id.replaceAll('-', ''), 'hex').toString('base64url');
+    expect(created.key.slice(43)).toBe(tenantPart(a.id));
+    // Same secret, pointed at another tenant: looked up among that tenant's keys, not found.
+    const elsewhere = `${created.key.slice(0, 43)}${tenantPart(b.id)}`;
+    expect((await projects(elsewhere)).status).toBe(401);
+  });
+
+  it('keys made before keys named their tenant keep working', async () => {
+    const old = `rg_${randomBytes(30).toString('base64url')}`;
+    await context.h.kernel.asSystem((tx) =>
+      tx.query(`insert into api_keys (tenant_id, name, scopes, prefix, key_hash) values ($1, 'old', '{read}', $2, $3)`, [a.id, old.slice(0, 10), createHash('sha256').update(old).digest()]),
+    );
+    expect((await projects(old)).status).toBe(200);
   });
 
   it('sees only its own tenant', async () => {
@@ -286,7 +304,8 @@ describe('API keys', () => {
     const revoked = await key(['read']);
     expect((await context.h.call('DELETE', `/v1/api-keys/${revoked.id}`, { token: a.token })).status).toBe(204);
     const expired = await key(['read'], { expires_at: new Date(Date.now() - 1000).toISOString() });
-    for (const token of [revoked.key, expired.key, 'rg_short', `rg_${'A'.repeat(40)}`]) {
+    // The last one: 22 characters carry 132 bits, and a tenant part with the last 4 set was not made here.
+    for (const token of [revoked.key, expired.key, 'rg_short', `rg_${'A'.repeat(40)}`, `rg_${'A'.repeat(61)}B`]) {
       const reply = await projects(token);
       expect(reply.status).toBe(401);
       expect(reply.body.code).toBe('UNAUTHENTICATED');

@@ -3,7 +3,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Kernel } from '@rowguard/kernel';
 import type { AppEnv } from '../context-variables.js';
 import { HttpProblem } from '../problem.js';
-import { hashApiKey, isApiKey, isWellFormedApiKey } from './api-key.js';
+import { apiKeyTenant, hashApiKey, isApiKey } from './api-key.js';
 import type { VerifiedUser } from './jwt-verifier.js';
 import type { Credential } from './principal.js';
 
@@ -23,10 +23,12 @@ function bearer(c: Context): string {
 export async function verifyCredential(c: Context, { kernel, verifyJwt }: { kernel: Kernel; verifyJwt: ((token: string) => Promise<VerifiedUser>) | null }): Promise<Credential> {
   const token = bearer(c);
   if (isApiKey(token)) {
-    if (!isWellFormedApiKey(token)) throw unauthenticated('the API key is malformed');
-    const { rows } = await kernel.queryWithoutTenant<{ tenant_id: string; key_id: string; scopes: string[] }>('select tenant_id, key_id, scopes from rowguard.resolve_api_key($1)', [
-      hashApiKey(token),
-    ]);
+    const tenant = apiKeyTenant(token);
+    if (tenant === undefined) throw unauthenticated('the API key is malformed');
+    const { rows } = await kernel.queryWithoutTenant<{ tenant_id: string; key_id: string; scopes: string[] }>(
+      tenant ? 'select tenant_id, key_id, scopes from rowguard.resolve_api_key($1, $2)' : 'select tenant_id, key_id, scopes from rowguard.resolve_api_key($1)',
+      tenant ? [tenant, hashApiKey(token)] : [hashApiKey(token)],
+    );
     const key = rows[0];
     if (!key) throw unauthenticated('the API key is unknown, revoked or expired');
     return { kind: 'api_key', tenantId: key.tenant_id, keyId: key.key_id, scopes: key.scopes };

@@ -38,8 +38,8 @@ export const apiKeys = defineResource({
   // Revoked keys stay listed, with revoked_at, so the audit trail keeps its subject.
   deleteSql: 'update api_keys set revoked_at = now() where tenant_id = $1 and id = $2 and revoked_at is null',
   // created_by is the entered member, filled by the database (migration 0014).
-  prepareCreate: (body) => {
-    const { key, prefix, hash } = generateApiKey();
+  prepareCreate: (body, scope) => {
+    const { key, prefix, hash } = generateApiKey(scope.tenantId);
     const scopes = body.scopes.includes('write') ? ['read', 'write'] : ['read'];
     return { values: { name: body.name, scopes, expires_at: body.expires_at ?? null, prefix, key_hash: hash }, extra: { key } };
   },
