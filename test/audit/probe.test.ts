@@ -111,8 +111,16 @@ describe('rowguard probe', () => {
       const before = await contents();
       const report = await runProbe(admin, app, { schemas: ['leaky'] });
       const failed = Object.fromEntries(report.results.filter((r) => r.status === 'fail').map((r) => [r.object, r.failures]));
-      expect(Object.keys(failed).sort()).toEqual(['leaky.all_projects', 'leaky.notes']);
-      expect(failed['leaky.all_projects']).toContainEqual(expect.stringMatching(/without a tenant context \d+ rows are visible/));
+      if (process.env.ROWGUARD_TEST_ON_CITUS === '1') {
+        // On Citus the view does not leak: its reads of the distributed table run on the workers
+        // over connections of the querying role (Citus connects as the current user), where
+        // row-level security applies; the owner's bypass stays on the coordinator.
+        expect(Object.keys(failed)).toEqual(['leaky.notes']);
+        expect(report.results.find((r) => r.object === 'leaky.all_projects')?.status).toBe('pass');
+      } else {
+        expect(Object.keys(failed).sort()).toEqual(['leaky.all_projects', 'leaky.notes']);
+        expect(failed['leaky.all_projects']).toContainEqual(expect.stringMatching(/without a tenant context \d+ rows are visible/));
+      }
       expect(failed['leaky.notes']).toContainEqual(expect.stringMatching(/rows of other tenants are visible/));
       expect(await contents()).toEqual(before);
     });
