@@ -16,7 +16,20 @@ const alias = [
   { find: /^@rowguard\/kernel\/(\w+)$/, replacement: source('kernel/src/adapters/$1.ts') },
 ];
 
-const CITUS_SUITES = ['test/citus/distribution.test.ts', 'test/citus/routing.test.ts', 'test/isolation.test.ts', 'test/http/resources.test.ts', 'test/http/idempotency.test.ts', 'test/http/outbox.test.ts', 'test/http/request-transaction.test.ts', 'test/jobs/webhooks.test.ts', 'test/jobs/relay-races.test.ts', 'test/timeouts.test.ts', 'test/audit/probe.test.ts'];
+const CITUS_SUITES = [
+  'test/citus/distribution.test.ts',
+  'test/citus/routing.test.ts',
+  'test/isolation.test.ts',
+  'test/http/resources.test.ts',
+  'test/http/idempotency.test.ts',
+  'test/http/outbox.test.ts',
+  'test/http/request-transaction.test.ts',
+  'test/jobs/webhooks.test.ts',
+  'test/jobs/relay-races.test.ts',
+  'test/timeouts.test.ts',
+  'test/audit/probe.test.ts',
+  'test/citus/scale-out.test.ts',
+];
 
 export default defineConfig({
   test: {

@@ -24,6 +24,7 @@ const fairness = by('webhooks, fairness');
 const flooding = by('fairness, one tenant flooding');
 const oneTenant = by('webhooks, throughput, one tenant');
 const tenTenants = by('webhooks, throughput, ten tenants');
+const scaleOut = by('citus, scale-out under load');
 const n = (value: unknown) => (typeof value === 'number' ? value.toLocaleString('en-US') : '—');
 const row = (what: string, r: any) =>
   r
@@ -44,6 +45,7 @@ const lines = [
   row('app connections killed during load', killed),
   row('PostgreSQL stopped and restarted during load', restart),
   row('fuzzing every endpoint', fuzz),
+  row('Citus: a node added, shards rebalanced, the biggest tenant isolated, during load', scaleOut),
   '',
   '## What each one does',
   '',
@@ -81,6 +83,10 @@ const lines = [
   `| attempts per minute, fast receiver, ${n(tenTenants?.deliveries)} deliveries of ${n(tenTenants?.tenants)} tenants (from worker start / steady) | ${n(tenTenants?.attemptsPerMinute)} / ${n(tenTenants?.steadyAttemptsPerMinute)} |`,
   '',
   'Before these fixes: about 120 attempts per minute for all tenants together (4 pollers, one job each per 2 s), whatever the receiver; the dribbling receiver held a delivery, and its socket, for as long as it kept dribbling; C\'s delivery made no attempt within 30 s (5 minutes in the original report).',
+  '',
+  '## Scale-out on Citus while serving',
+  '',
+  `From \`test/citus/scale-out.test.ts\` (run by \`npm run reliability\` when a Citus cluster is configured, as in CI): the service under mixed load (create, list, get by id; 6 clients, ${n(scaleOut?.tenants)} tenants, one of them sending half of the requests) while a third worker joins the cluster (\`citus_add_node\`), the shards are rebalanced onto it (\`citus_rebalance_start\`, ${n(scaleOut?.placementsOnNewNode)} shard placements moved there) and the biggest tenant is isolated to shards of its own (\`isolate_tenant_to_new_shard\`), both with \`shard_transfer_mode => 'block_writes'\`, then the restrictive policies put back on the new shards (\`repairShardPolicies\`). ${n(scaleOut?.requests)} requests in ${n(scaleOut?.seconds)} s: ${n(scaleOut?.leaks)} foreign rows seen, ${n(scaleOut?.serverErrors)} 5xx, ${n(scaleOut?.lostWrites)} of ${n(scaleOut?.acknowledgedWrites)} acknowledged writes lost. Answers other than 2xx: ${statuses(scaleOut?.failures) || 'none'} (a 409 \`CONCURRENT_CHANGE\` is a deadlock Citus broke while writes waited for a moving shard; the write was not made and may be retried).`,
   '',
   '## Found and fixed by this suite',
   '',
