@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Kernel } from '@rowguard/kernel';
 import { deliverWebhook, DeliveryFailed, type DeliveryJob, type DeliverySettings } from '../webhooks/delivery.js';
 import { startDispatcher } from './job-dispatcher.js';
-import { pruneDeliveries, purgeIdempotencyKeys } from './maintenance.js';
+import { pruneDeliveries, purgeIdempotencyKeys, repairMovedShards } from './maintenance.js';
 import { DELIVERY_QUEUE, relayOutbox } from './outbox-relay.js';
 import { createQueue } from './queue.js';
 
@@ -12,7 +12,7 @@ const RELAY_RETRY_MS = 250;
 
 export interface WorkerOptions {
   kernel: Kernel;
-  /** Owner pool: the lock that serializes creating the queues. */
+  /** Owner pool: the lock that serializes creating the queues, and the shard policy repair on Citus. */
   ownerPool: pg.Pool;
   ownerUrl: string;
   log: Logger;
@@ -76,6 +76,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const scheduled = [
     ['purge-idempotency-keys', '*/10 * * * *', () => purgeIdempotencyKeys(kernel)],
     ['prune-deliveries', '17 3 * * *', () => pruneDeliveries(kernel, deliveryRetentionDays)],
+    ['repair-shard-policies', '* * * * *', () => repairMovedShards(ownerPool)],
   ] as const;
   await serialized(ownerPool, async () => {
     await boss.createQueue(DELIVERY_QUEUE, {
@@ -115,7 +116,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
 
   for (const [name, , run] of scheduled) {
     await boss.work(name, polling, async () => {
-      log.info({ job: name, removed: await run() }, 'scheduled job');
+      log.info({ job: name, rows: await run() }, 'scheduled job');
     });
   }
 

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repairShardPolicies, shardPolicyProblems } from '@rowguard/kernel';
+import { createPool, shardPolicyProblems } from '@rowguard/kernel';
+import { repairMovedShards } from '../../src/jobs/maintenance.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createHarness, type Harness, type TestTenant } from '../helpers/http.js';
 import { recordFigures } from '../helpers/reliability.js';
@@ -121,10 +122,16 @@ describe('scale-out while serving', () => {
       await superuser.query(`select citus_rebalance_start(shard_transfer_mode => 'block_writes')`);
       await rebalanced();
       await superuser.query(`select isolate_tenant_to_new_shard('tenants', $1::uuid, 'CASCADE', 'block_writes')`, [big.id]);
-      // The moves copied the restrictive policies to the new shards as permissive ones.
+      // The moves copied the restrictive policies to the new shards as permissive ones; the
+      // worker's scheduled repair puts them back.
       const owner = await db.ownerClient();
       expect((await shardPolicyProblems(owner)).length).toBeGreaterThan(0);
-      await repairShardPolicies(owner);
+      const ownerPool = createPool({ connectionString: db.ownerUrl, max: 1 });
+      try {
+        expect(await repairMovedShards(ownerPool)).toBeGreaterThan(0);
+      } finally {
+        await ownerPool.end();
+      }
       expect(await shardPolicyProblems(owner)).toEqual([]);
       await new Promise((resolve) => setTimeout(resolve, 1_000)); // and the load running after
     })();

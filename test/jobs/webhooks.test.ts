@@ -298,6 +298,7 @@ describe('scheduled maintenance', () => {
     expect(schedules.rows).toEqual([
       { name: 'prune-deliveries', cron: '17 3 * * *' },
       { name: 'purge-idempotency-keys', cron: '*/10 * * * *' },
+      { name: 'repair-shard-policies', cron: '* * * * *' },
     ]);
   });
 });
