@@ -2,12 +2,14 @@
  * npm run bench            quick: 100k rows, scale curve to 10× (≥ 1M), 1 s per measurement (about 8 minutes)
  * npm run bench -- --full  1M rows, scale curve to 10× (≥ 10M), 3 s per measurement
  * ROWGUARD_BENCH_DATABASE_URL=<superuser URL> to use another server than the embedded one.
+ * npm run bench -- --citus <superuser URL of a Citus coordinator>
+ *                          the Citus section only (about 3 minutes): driver level and HTTP on the cluster
  *
  * Every comparison runs side by side in one run, variants interleaved, 3 rounds; medians
  * and spreads go to bench/results/<date>.json, BENCHMARKS.md and bench/charts/*.svg.
  */
 import { cpus, totalmem, type } from 'node:os';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfig } from '../src/config/load-config.js';
@@ -17,13 +19,14 @@ import { setSignedContext } from '../packages/kernel/src/schema/signed-context.j
 import { createPool } from '../packages/kernel/src/db/pool.js';
 import { ProtocolCounter } from '../test/helpers/protocol-counter.js';
 import { benchDatabase, BENCH_ROLES } from './bench-database.js';
+import { citusBenchmark, citusSection, withCitusSection } from './citus.js';
 import { measure, OPERATIONS, STATEMENTS, VARIANTS, workload, type Key, type Operation, type Variant } from './driver-workloads.js';
 import { httpBenchmark, httpWireCounts, type Route, type RouteResult } from './http-workloads.js';
 import { scaleBenchmark, type ScaleResult } from './scale.js';
 import { quantile, summarize, type Summary } from './statistics.js';
 import { barChart, formatValue } from './svg-chart.js';
 
-const { values: flags } = parseArgs({ options: { full: { type: 'boolean' } } });
+const { values: flags } = parseArgs({ options: { full: { type: 'boolean' }, citus: { type: 'string' } } });
 const FULL = flags.full ?? false;
 const ROWS = FULL ? 1_000_000 : 100_000;
 const TENANTS = 1_000;
@@ -69,6 +72,17 @@ async function wireCounts(url: string, kernelFor: (pool: pg.Pool, signed?: boole
 /** The scoped statement of every workload with sample values, for EXPLAIN. */
 function scopedStatements(key: Key): Record<string, { text: string; values: unknown[] }> {
   return Object.fromEntries(OPERATIONS.map((o) => [o, { text: STATEMENTS[o].scoped, values: STATEMENTS[o].values(key) }]));
+}
+
+/** Runs the Citus benchmark and puts its section in BENCHMARKS.md, leaving the rest as it is. */
+async function citus(url: string) {
+  const result = await citusBenchmark(url, { seconds: SECONDS, rounds: ROUNDS, log });
+  await mkdir('bench/results', { recursive: true });
+  const results = `bench/results/${result.date}-citus.json`;
+  await writeFile(results, JSON.stringify(result, null, 2) + '\n');
+  const current = await readFile('BENCHMARKS.md', 'utf8').catch(() => '# Benchmarks\n');
+  await writeFile('BENCHMARKS.md', withCitusSection(current, citusSection(result, results)));
+  log(`wrote the Citus section of BENCHMARKS.md and ${results}`);
 }
 
 async function main() {
@@ -319,11 +333,14 @@ async function report({
     `- Small-tenant list latency at 10× data ≤ 1.2× its latency at 1×: ${scale.ratio.toFixed(2)} — ${target(scale.ratio <= 1.2)}.`,
     '',
   );
-  await writeFile('BENCHMARKS.md', lines.join('\n'));
+  // The Citus section comes from its own run (--citus): kept as it is.
+  const previous = await readFile('BENCHMARKS.md', 'utf8').catch(() => '');
+  const citusPart = previous.indexOf('\n## Citus\n');
+  await writeFile('BENCHMARKS.md', lines.join('\n') + (citusPart < 0 ? '' : `\n${previous.slice(citusPart + 1)}`));
   log(`wrote BENCHMARKS.md, ${results} and bench/charts/`);
 }
 
-main().catch((error) => {
+(flags.citus ? citus(flags.citus) : main()).catch((error) => {
   console.error(error);
   process.exit(1);
 });
