@@ -177,9 +177,9 @@ export function createKernel({
     ...(idleInTransactionTimeout > 0 ? [['idle_in_transaction_session_timeout', `${Math.round(idleInTransactionTimeout)}ms`] as const] : []),
   ];
   // The same limits as SET LOCAL statements: the form Citus sends on to the workers (a lock
-  // wait there is bounded only by a lock_timeout set this way). The values are integers from
-  // the options (rounded), so inlining them is safe; measured with pgbench, pipelined, no slower than
-  // one statement of set_config calls.
+  // wait there is bounded only by a lock_timeout set this way). The values are numbers from
+  // the options, rounded, so inlining them is safe. Measured with pgbench, pipelined: no
+  // slower than one statement of set_config calls.
   const setLocalLimits = limits.map(([name, value]) => ({ text: `SET LOCAL ${name} = '${value}'` }));
   const systemOpening = [{ text: 'BEGIN' }, { text: `SET LOCAL ROLE ${quoteIdent(systemRole)}` }, ...setLocalLimits];
 
