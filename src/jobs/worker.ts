@@ -116,7 +116,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
 
   for (const [name, , run] of scheduled) {
     await boss.work(name, polling, async () => {
-      log.info({ job: name, rows: await run() }, 'scheduled job');
+      const rows = await run();
+      // Quiet when there was nothing to do: the shard policy repair runs every minute.
+      log[rows > 0 ? 'info' : 'debug']({ job: name, rows }, 'scheduled job');
     });
   }
 
