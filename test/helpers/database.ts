@@ -47,29 +47,19 @@ export async function createTestDatabase(options: { empty?: boolean; citusShardC
   if (citus) {
     await bootstrapDatabase({ superuserUrl: cluster.superuserUrl, database: name, ownerRole: TEST_ROLES.owner, ownerPassword: cluster.password, appRole: TEST_ROLES.app, appPassword: cluster.password, systemRole: TEST_ROLES.system });
     // Fewer shards than Citus's 32 make moving them (the scale-out test) quicker.
-    if (options.citusShardCount) await runAsSuperuser(superuserDbUrl, `alter database "${name}" set citus.shard_count = ${Math.trunc(options.citusShardCount)}`);
+    const shards = options.citusShardCount;
+    if (shards) await withClient(superuserDbUrl, (client) => client.query(`alter database "${name}" set citus.shard_count = ${Math.trunc(shards)}`));
     if (!options.empty) await migrate({ connectionString: urlFor(TEST_ROLES.owner), directory: SERVICE_MIGRATIONS, variables: { app_role: TEST_ROLES.app, system_role: TEST_ROLES.system } });
   } else {
-    const admin = new pg.Client({ connectionString: cluster.superuserUrl });
-    await admin.connect();
-    try {
-      const template = options.empty ? 'template0' : cluster.template;
-      await admin.query(`create database "${name}" template "${template}" owner "${TEST_ROLES.owner}"`);
-    } finally {
-      await admin.end();
-    }
+    const template = options.empty ? 'template0' : cluster.template;
+    await withClient(cluster.superuserUrl, (admin) => admin.query(`create database "${name}" template "${template}" owner "${TEST_ROLES.owner}"`));
   }
   // Database-level grants (CONNECT, no TEMP) are not copied from a template: set them up as
   // the service does on every start.
-  const owner = new pg.Client({ connectionString: urlFor(TEST_ROLES.owner) });
-  await owner.connect();
-  let contextKey: Buffer | undefined;
-  try {
+  const contextKey = await withClient(urlFor(TEST_ROLES.owner), async (owner) => {
     await setupRoles(owner, { appRole: TEST_ROLES.app, systemRole: TEST_ROLES.system });
-    contextKey = await readContextKey(owner);
-  } finally {
-    await owner.end();
-  }
+    return readContextKey(owner);
+  });
   const closers: (() => Promise<unknown>)[] = [];
   const connect = async (url: string) => {
     const client = new pg.Client({ connectionString: url });
@@ -104,33 +94,22 @@ export async function createTestDatabase(options: { empty?: boolean; citusShardC
   };
 }
 
-async function serverVersionNum(url: string): Promise<number> {
+/** Runs `fn` on a connection of its own to `url`, closed afterwards. */
+async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    return Number((await client.query<{ server_version_num: string }>('show server_version_num')).rows[0]!.server_version_num);
+    return await fn(client);
   } finally {
     await client.end();
   }
 }
 
-async function dropCitusDatabase(superuserUrl: string, name: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: superuserUrl });
-  await admin.connect();
-  try {
+const serverVersionNum = (url: string) =>
+  withClient(url, async (client) => Number((await client.query<{ server_version_num: string }>('show server_version_num')).rows[0]!.server_version_num));
+
+const dropCitusDatabase = (superuserUrl: string, name: string) =>
+  withClient(superuserUrl, async (admin) => {
     await admin.query('set citus.enable_create_database_propagation = on');
     await admin.query(`drop database if exists "${name}" with (force)`);
-  } finally {
-    await admin.end();
-  }
-}
-
-async function runAsSuperuser(url: string, text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
+  });
