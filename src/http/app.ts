@@ -26,6 +26,8 @@ import { members } from './routes/members.js';
 import { projects } from './routes/projects.js';
 import { tasks } from './routes/tasks.js';
 import { registerWebhookDeliveryRoutes } from './routes/webhook-deliveries.js';
+import { registerRecordTypeRoutes } from './routes/record-types.js';
+import { registerRecordRoutes } from './routes/records.js';
 import { webhookDestinationCheck, webhooks } from './routes/webhooks.js';
 import type { Resolve } from '../webhooks/destination-guard.js';
 import { createOutboxNudge } from '../jobs/outbox-nudge.js';
@@ -116,6 +118,8 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
 
   for (const resource of resources) registerResource(app, resource);
   registerWebhookDeliveryRoutes(app);
+  registerRecordTypeRoutes(app);
+  registerRecordRoutes(app);
   registerAdminRoutes(app, kernel);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

@@ -1,5 +1,6 @@
 import { isConnectionFailure, RowguardError, SQLSTATE, TenantBusyError } from '@rowguard/kernel';
 import { HttpProblem } from './problem.js';
+import { recordProblem } from '../records/record-errors.js';
 
 interface DatabaseError {
   code?: string;
@@ -34,6 +35,8 @@ export function problemFromError(error: unknown): HttpProblem | null {
   if (isConnectionFailure(error) || (error instanceof Error && /Connection terminated|not queryable|timeout exceeded when trying to connect/.test(error.message))) {
     return new HttpProblem('DATABASE_UNAVAILABLE');
   }
+  const record = recordProblem(error);
+  if (record) return record;
   const db = error as DatabaseError;
   switch (db.code) {
     case SQLSTATE.INSUFFICIENT_PRIVILEGE:

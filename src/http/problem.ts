@@ -29,6 +29,9 @@ export const PROBLEMS = {
   IDEMPOTENT_SECRET_NOT_REPLAYED: [409, 'This request already succeeded; the secret it returned is shown only once and was not stored'],
   ENDPOINT_DISABLED: [409, 'Enable the endpoint before testing it'],
   NOT_FAILED: [409, 'Only failed deliveries can be retried'],
+  RECORD_REFERENCED: [409, 'Another record refers to this record; delete or change it first'],
+  RECORD_TYPE_IN_USE: [409, 'The record type has records or is referenced by another type'],
+  TYPE_CHANGE_CONFLICTS: [409, 'Existing records break this change to the record type'],
   ALREADY_ACTIVE: [409, 'The tenant is already active'],
   ALREADY_SUSPENDED: [409, 'The tenant is already suspended'],
   VERSION_MISMATCH: [412, 'The object changed since you read it; read it again'],
@@ -38,6 +41,8 @@ export const PROBLEMS = {
   IDEMPOTENCY_KEY_REUSED: [422, 'This Idempotency-Key was used for a different request'],
   DESTINATION_NOT_ALLOWED: [422, 'The webhook URL is not an allowed destination'],
   CONSTRAINT_VIOLATION: [422, 'The values break a rule of this resource'],
+  RECORD_INVALID: [422, 'The record does not match its type'],
+  SCHEMA_INVALID: [422, 'The record type definition is not valid'],
   AMOUNT_TOO_LARGE: [422, 'The invoice total is too large'],
   TENANT_BUSY: [429, 'This tenant has too many requests in progress; retry after the time in Retry-After'],
   INTERNAL: [500, 'Internal error; quote the request id when reporting it'],
@@ -52,6 +57,8 @@ export type ProblemCode = keyof typeof PROBLEMS;
 /** One field-level error: where in the request, and what is wrong with it. */
 export interface FieldError {
   field: string;
+  /** The JSON pointer of the value in the body (RFC 6901), where one applies. */
+  pointer?: string;
   message: string;
 }
 

@@ -1,7 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
 import type { Permission } from './auth/principal.js';
 import { diff, recordChange } from './record-change.js';
+import { ifMatch } from './if-match.js';
 import type { AppEnv } from './context-variables.js';
 import { pageOf, pageParams } from './pagination.js';
 import { ResourceSql } from './resource-sql.js';
@@ -69,14 +69,6 @@ export const defineResource = <S extends ZodObject, C extends ZodObject = ZodObj
 const idParam = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' }, format: 'uuid' }) });
 const security = [{ bearer: [] }];
 
-/** If-Match: "3", W/"3" or *; absent means last write wins. */
-function ifMatch(c: Context<AppEnv>): number | null {
-  const header = c.req.header('if-match');
-  if (header === undefined || header.trim() === '*') return null;
-  const match = /^\s*(?:W\/)?"(\d{1,9})"\s*$/.exec(header);
-  if (!match) throw new HttpProblem('INVALID_IF_MATCH');
-  return Number(match[1]);
-}
 
 const etag = (row: Row) => (row.version === undefined ? undefined : `"${row.version}"`);
 

@@ -8,7 +8,7 @@ export const Problem = z
     code: z.string().openapi({ description: 'Stable machine-readable error code' }),
     title: z.string(),
     detail: z.string().optional(),
-    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    errors: z.array(z.object({ field: z.string(), pointer: z.string().optional().openapi({ description: 'JSON pointer (RFC 6901) into the body' }), message: z.string() })).optional(),
     requestId: z.string().optional(),
   })
   .openapi('Problem');

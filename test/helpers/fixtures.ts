@@ -47,17 +47,33 @@ export const FIXTURES: Record<string, (seed: TenantSeed) => Row> = {
   webhook_deliveries: (s) => ({ tenant_id: s.tenantId, webhook_id: s.ids.webhooks, event_id: randomUUID(), event_type: 'project.created', payload: '{}' }),
   webhook_attempts: (s) => ({ tenant_id: s.tenantId, delivery_id: s.ids.webhook_deliveries, attempt: Math.floor(Math.random() * 1e6), status_code: 200, latency_ms: 12 }),
   outbox_events: (s) => ({ tenant_id: s.tenantId, type: 'project.created', entity_type: 'project', entity_id: s.ids.projects, payload: JSON.stringify({ id: s.ids.projects }) }),
+  // Record types are referred to by name, unique per tenant: each tenant's differs, so a row
+  // of A that names B's type names a type A does not have.
+  record_types: (s) => ({ tenant_id: s.tenantId, name: `type_${unique()}`, json_schema: '{"type": "object"}' }),
+  record_fields: (s) => ({ tenant_id: s.tenantId, record_type: s.ids.record_types, name: `field_${unique()}`, kind: 'text', position: 0, added_in_version: 1 }),
+  record_type_versions: (s) => ({ tenant_id: s.tenantId, record_type: s.ids.record_types, version: Math.floor(Math.random() * 1e6), json_schema: '{}', fields: '[]', changed_by: 'user:user-1' }),
+  records: (s) => ({ tenant_id: s.tenantId, type: s.ids.record_types, data: JSON.stringify({ [s.ids.record_fields!]: 'value' }) }),
+  record_values: (s) => ({ tenant_id: s.tenantId, record_id: s.ids.records, type: s.ids.record_types, field: s.ids.record_fields, kind: 'text', text_value: 'value' }),
 };
 
+/** The column that identifies a row of the table, when it is not `id`: what other fixtures refer to. */
+const KEY_COLUMN: Record<string, string> = { record_types: 'name', record_fields: 'name', record_values: 'field' };
+
+/** Rows the database writes itself (triggers): seeded by their source's fixture, read back here. */
+const WRITTEN_BY_TRIGGERS: Record<string, string> = { record_values: 'select field as id from record_values where tenant_id = $1 and record_id = $2' };
+
 /** Tables in the order their rows can be created (parents first). */
-export const SEED_ORDER = ['tenants', 'team_members', 'projects', 'tasks', 'documents', 'comments', 'invoices', 'api_keys', 'webhooks', 'audit_log', 'idempotency_keys', 'outbox_events', 'webhook_deliveries', 'webhook_attempts'];
+export const SEED_ORDER = [
+  'tenants', 'team_members', 'projects', 'tasks', 'documents', 'comments', 'invoices', 'api_keys', 'webhooks', 'audit_log', 'idempotency_keys', 'outbox_events',
+  'webhook_deliveries', 'webhook_attempts', 'record_types', 'record_fields', 'record_type_versions', 'records', 'record_values',
+];
 
 /** Column values for an INSERT of `row` into `table`: text and bind values. */
 export function insertStatement(table: string, row: Row): { text: string; values: unknown[] } {
   const columns = Object.keys(row);
   const params = columns.map((_, i) => `$${i + 1}`);
   return {
-    text: `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values (${params.join(', ')}) returning id`,
+    text: `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values (${params.join(', ')}) returning "${KEY_COLUMN[table] ?? 'id'}" as id`,
     values: Object.values(row),
   };
 }
@@ -104,6 +120,10 @@ export async function seedTenant(owner: pg.Client, app: pg.Client, systemRole: s
   };
   await asSystem('tenants');
   for (const table of SEED_ORDER.slice(1)) {
+    if (WRITTEN_BY_TRIGGERS[table]) {
+      seed.ids[table] = await asTenant(app, seed, async () => (await app.query(WRITTEN_BY_TRIGGERS[table]!, [tenantId, seed.ids.records])).rows[0].id);
+      continue;
+    }
     const { rows } = await app.query(`select has_table_privilege(current_user, $1, 'INSERT') as insert, has_table_privilege(current_user, $1, 'SELECT') as select`, [table]);
     // Rows only system mode creates (webhook deliveries) are seeded as the system role.
     if (!rows[0].insert) {
@@ -117,7 +137,7 @@ export async function seedTenant(owner: pg.Client, app: pg.Client, systemRole: s
       async () => {
         // Tables the app may write but not read (the outbox) cannot return the new id.
         if (rows[0].select) seed.ids[table] = (await app.query(statement.text, statement.values)).rows[0].id;
-        else await app.query(statement.text.replace(/ returning id$/, ''), statement.values);
+        else await app.query(statement.text.replace(/ returning "id" as id$/, ''), statement.values);
       },
       { commit: true },
     );

@@ -12,7 +12,9 @@ const url = z
   .max(2000)
   .url()
   .refine((value) => /^https?:\/\//i.test(value), 'must be an http or https URL');
-const eventType = z.string().regex(/^(\*|[a-z_]+\.[a-z_]+)$/, 'must look like project.created, or be *');
+const eventType = z
+  .string()
+  .regex(/^(\*|[a-z_]+\.[a-z_]+|record\.[a-z][a-z0-9_]{0,39}\.(created|updated|deleted))$/, 'must look like project.created or record.customer.created, or be *');
 
 const schema = z.object({
   id,
