@@ -1,5 +1,6 @@
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { syncRecordViews } from '../src/records/record-views.js';
 import { TEST_ROLES } from './helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { seedTenant, setTenantContext, type TenantSeed } from './helpers/fixtures.js';
@@ -8,18 +9,16 @@ import { checkTableIsolation, checkViewIsolation, discoverTenantTables, discover
 // The list of tables is read from the catalog, so a table added without policies fails here.
 const db: TestDatabase = await createTestDatabase();
 const owner: pg.Client = await db.ownerClient();
+const app: pg.Client = await db.appClient();
 const tables = await discoverTenantTables(owner);
+// Two tenants with a row in every table, and the views made for their record types.
+const a: TenantSeed = await seedTenant(owner, app, TEST_ROLES.system);
+const b: TenantSeed = await seedTenant(owner, app, TEST_ROLES.system);
+const ownerPool = new pg.Pool({ connectionString: db.ownerUrl, max: 1 });
+await syncRecordViews({ kernel: db.kernel().kernel, ownerPool });
+await ownerPool.end();
 const views = await discoverTenantViews(owner);
 
-let app: pg.Client;
-let a: TenantSeed;
-let b: TenantSeed;
-
-beforeAll(async () => {
-  app = await db.appClient();
-  a = await seedTenant(owner, app, TEST_ROLES.system);
-  b = await seedTenant(owner, app, TEST_ROLES.system);
-});
 afterAll(() => db.close());
 
 describe('every tenant table, as the app role', () => {
@@ -28,6 +27,8 @@ describe('every tenant table, as the app role', () => {
       expect.arrayContaining(['tenants', 'team_members', 'projects', 'tasks', 'documents', 'comments', 'invoices', 'api_keys', 'webhooks', 'audit_log']),
     );
     expect(views).toContain('project_summaries');
+    // Each tenant's record type has its typed view.
+    expect(views.filter((v) => v.startsWith('tenant_'))).toHaveLength(2);
   });
 
   it.each(tables)('$table keeps tenants apart', async ({ table, column }) => {

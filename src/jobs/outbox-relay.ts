@@ -10,6 +10,8 @@ export interface RelayResult {
   waiting: number;
   /** A batch was full: more events or deliveries are probably waiting. */
   more: boolean;
+  /** A record type was created, changed or deleted: its view needs making (syncRecordViews). */
+  recordTypesChanged: boolean;
 }
 
 /**
@@ -35,7 +37,7 @@ const SUBSCRIBES = `((e.webhook_id is not null and w.id = e.webhook_id) or (e.we
 
 /** The tenant's unrelayed events, oldest first; SKIP LOCKED, so relays on several workers share the work. */
 const CLAIM_EVENTS = `
-  select id from outbox_events where tenant_id = $1 and relayed_at is null
+  select id, type from outbox_events where tenant_id = $1 and relayed_at is null
   order by created_at limit $2 for update skip locked`;
 
 /** Which enabled endpoints each claimed event goes to. */
@@ -96,9 +98,11 @@ export async function relayOutbox(kernel: Kernel, boss: PgBoss, { batch = 200, t
   let queued = 0;
   let waiting = 0;
   let more = pending.length === tenants;
+  let recordTypesChanged = false;
   for (const { tenant_id: tenantId } of pending) {
     const relayed = await kernel.asSystem((tx) => relayTenant(tx, tenantId, batch));
     waiting += relayed.waiting;
+    recordTypesChanged ||= relayed.recordTypesChanged;
     // Only a successful write (after its response) and retries by hand wake the relay: a full
     // batch must ask for the next one.
     if (relayed.claimed === batch && relayed.waiting < relayed.claimed) more = true;
@@ -110,13 +114,15 @@ export async function relayOutbox(kernel: Kernel, boss: PgBoss, { batch = 200, t
     queued += relayed.unqueued.length;
     if (relayed.unqueued.length === batch) more = true;
   }
-  return { queued, waiting, more };
+  return { queued, waiting, more, recordTypesChanged };
 }
 
 /** Creates the deliveries of up to `batch` of the tenant's events; returns the tenant's deliveries to queue. */
-async function relayTenant(tx: Transaction, tenantId: string, batch: number): Promise<{ claimed: number; waiting: number; unqueued: string[] }> {
+async function relayTenant(tx: Transaction, tenantId: string, batch: number): Promise<{ claimed: number; waiting: number; unqueued: string[]; recordTypesChanged: boolean }> {
   const ids = (rows: { id: string }[]) => rows.map((row) => row.id);
-  const claimed = ids((await tx.query<{ id: string }>(CLAIM_EVENTS, [tenantId, batch])).rows);
+  const events = (await tx.query<{ id: string; type: string }>(CLAIM_EVENTS, [tenantId, batch])).rows;
+  const claimed = ids(events);
+  const recordTypesChanged = events.some((e) => e.type.startsWith('record_type.'));
   const waiting = new Set<string>();
   if (claimed.length > 0) {
     const { rows: subscriptions } = await tx.query<{ event_id: string; webhook_id: string }>(SUBSCRIPTIONS, [tenantId, claimed]);
@@ -128,5 +134,5 @@ async function relayTenant(tx: Transaction, tenantId: string, batch: number): Pr
     if (relayable.length > 0) await tx.query(MARK_RELAYED, [tenantId, relayable]);
   }
   const unqueued = ids((await tx.query<{ id: string }>(UNQUEUED, [tenantId, batch])).rows);
-  return { claimed: claimed.length, waiting: waiting.size, unqueued };
+  return { claimed: claimed.length, waiting: waiting.size, unqueued, recordTypesChanged };
 }

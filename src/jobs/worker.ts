@@ -6,6 +6,7 @@ import { startDispatcher } from './job-dispatcher.js';
 import { pruneDeliveries, purgeIdempotencyKeys, repairMovedShards } from './maintenance.js';
 import { DELIVERY_QUEUE, relayOutbox } from './outbox-relay.js';
 import { createQueue } from './queue.js';
+import { syncRecordViews } from '../records/record-views.js';
 
 /** Events waiting on an endpoint being changed or deleted are relayed again this soon. */
 const RELAY_RETRY_MS = 250;
@@ -77,6 +78,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     ['purge-idempotency-keys', '*/10 * * * *', () => purgeIdempotencyKeys(kernel)],
     ['prune-deliveries', '17 3 * * *', () => pruneDeliveries(kernel, deliveryRetentionDays)],
     ['repair-shard-policies', '* * * * *', () => repairMovedShards(ownerPool)],
+    // Also run when the relay sees a record type change (below): this catches what it missed.
+    ['sync-record-views', '* * * * *', () => syncRecordViews({ kernel, ownerPool })],
   ] as const;
   await serialized(ownerPool, async () => {
     await boss.createQueue(DELIVERY_QUEUE, {
@@ -133,8 +136,10 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       return running;
     }
     running = relayOutbox(kernel, boss)
-      .then(({ queued, waiting, more }) => {
+      .then(({ queued, waiting, more, recordTypesChanged }) => {
         if (queued > 0) deliveries.wake();
+        // The scheduled job's queue takes one job at a time: a burst of changes makes one run.
+        if (recordTypesChanged) void boss.send('sync-record-views', {}).catch((error: unknown) => log.warn({ err: error }, 'record view sync not queued'));
         if (more) again = true;
         else if (waiting > 0) setTimeout(() => void relay(), RELAY_RETRY_MS).unref();
         if (waiting > 0) log.debug({ waiting }, 'outbox events wait for an endpoint being changed or deleted');

@@ -299,6 +299,28 @@ describe('scheduled maintenance', () => {
       { name: 'prune-deliveries', cron: '17 3 * * *' },
       { name: 'purge-idempotency-keys', cron: '*/10 * * * *' },
       { name: 'repair-shard-policies', cron: '* * * * *' },
+      { name: 'sync-record-views', cron: '* * * * *' },
     ]);
+  });
+});
+
+describe('record types and records', () => {
+  it('a new type gets its view from the worker at once, and record.<type>.created reaches a subscribed endpoint', async () => {
+    if (workers.length === 0) await worker();
+    const { receiver: r, url } = await receiver();
+    await endpoint(url, ['record.ticket.created']);
+    const type = await h.call('POST', '/v1/record-types', { token: a.token, body: { name: 'ticket', fields: [{ name: 'title', kind: 'text', required: true }] } });
+    expect(type.status).toBe(201);
+    const record = await h.call('POST', '/v1/records/ticket', { token: a.token, body: { data: { title: 'Printer on fire' } } });
+    const [request] = await r.waitFor(1);
+    expect(JSON.parse(request!.body)).toMatchObject({ type: 'record.ticket.created', data: { id: record.body.id, type: 'ticket', data: { title: 'Printer on fire' } } });
+    const owner = await db.ownerClient();
+    // Made on the relay's word, well before the minute's scheduled run.
+    const views = await until(
+      async () => (await owner.query(`select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and c.relkind = 'v'`, [`tenant_${a.id.replace(/-/g, '')}`])).rows,
+      (rows) => rows.length > 0,
+      10_000,
+    );
+    expect(views).toEqual([{ relname: 'ticket' }]);
   });
 });
