@@ -66,7 +66,7 @@ export default defineConfig({
         },
       },
       {
-        // `npm run test:reliability`: leak, faults, fuzz and fairness under load; minutes, not seconds.
+        // `npm run test:reliability`: leak, faults, fuzz and fairness under load, and plans at scale; minutes, not seconds.
         resolve: { alias },
         test: {
           name: 'reliability',

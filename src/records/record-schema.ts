@@ -38,14 +38,14 @@ const REFUSED_KEYWORDS = new Set(['$dynamicRef', '$dynamicAnchor', '$recursiveRe
  * before anything walks it recursively (the JSON Schema validator, the database). Iterative:
  * the check itself cannot run out of stack.
  */
-export function checkShape(value: unknown, where: string): void {
+export function checkShape(value: unknown, where: string, code: 'VALIDATION_FAILED' | 'SCHEMA_INVALID' = 'VALIDATION_FAILED'): void {
   const stack: [unknown, number][] = [[value, 1]];
   let nodes = 0;
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
-    if (++nodes > LIMITS.nodes) throw new HttpProblem('VALIDATION_FAILED', `${where} holds more than ${LIMITS.nodes} values`, [{ field: where, message: `more than ${LIMITS.nodes} values` }]);
+    if (++nodes > LIMITS.nodes) throw new HttpProblem(code, `${where} holds more than ${LIMITS.nodes} values`, [{ field: where, message: `more than ${LIMITS.nodes} values` }]);
     if (node === null || typeof node !== 'object') continue;
-    if (depth > LIMITS.depth) throw new HttpProblem('VALIDATION_FAILED', `${where} is nested deeper than ${LIMITS.depth} levels`, [{ field: where, message: `nested deeper than ${LIMITS.depth} levels` }]);
+    if (depth > LIMITS.depth) throw new HttpProblem(code, `${where} is nested deeper than ${LIMITS.depth} levels`, [{ field: where, message: `nested deeper than ${LIMITS.depth} levels` }]);
     for (const child of Array.isArray(node) ? node : Object.values(node)) stack.push([child, depth + 1]);
   }
 }
@@ -94,7 +94,7 @@ export function fieldSchema(field: Pick<FieldDefinition, 'kind' | 'deprecated' |
  * Returns nothing; throws a 422 with the JSON pointer of what is wrong.
  */
 export function checkJsonSchema(schema: unknown): void {
-  checkShape(schema, 'body.json_schema');
+  checkShape(schema, 'body.json_schema', 'SCHEMA_INVALID');
   if (JSON.stringify(schema).length > LIMITS.schemaBytes) throw new HttpProblem('SCHEMA_INVALID', `The JSON Schema is larger than ${LIMITS.schemaBytes} bytes`, [{ field: 'body.json_schema', message: 'too large' }]);
   const refused = findRefused(schema, '');
   if (refused) throw new HttpProblem('SCHEMA_INVALID', refused.message, [{ field: 'body.json_schema', pointer: `/json_schema${refused.pointer}`, message: refused.message }]);

@@ -8,6 +8,13 @@ export interface LoadTenant {
   prefix: string;
 }
 
+/** A contact record of a tenant: its email is unique in the tenant (case-insensitive), not across tenants. */
+interface Contact {
+  id: string;
+  tenant: LoadTenant;
+  email: string;
+}
+
 interface Project {
   id: string;
   tenant: LoadTenant;
@@ -49,7 +56,9 @@ function random(seed: number) {
  * Reads, creates (some with a replayed Idempotency-Key), updates, deletes, lists and task
  * writes, and requests that must fail: another tenant's ids in paths and references, invalid
  * bodies, bad tokens. At most one request touches a project at a time, so every expected
- * status is exact.
+ * status is exact. Tenant-defined records too: contacts with a unique email per tenant
+ * (another tenant's email is free, the tenant's own in another case is 409), looked up by
+ * email, and notes that may refer to the tenant's own contacts only.
  */
 export class MixedLoad {
   readonly projects = new Map<string, Project>();
@@ -58,6 +67,11 @@ export class MixedLoad {
   readonly deleted = new Set<string>();
   private readonly busy = new Set<string>();
   private readonly owned = new Map<string, Project[]>();
+  readonly contacts = new Map<string, Contact>();
+  private readonly contactsOf = new Map<string, Contact[]>();
+  /** Emails whose create's outcome is unknown, by tenant: never reused. */
+  private readonly emailsInDoubt = new Set<string>();
+  private prepared = false;
   private counter = 0;
   private remaining = 0;
   /** Whether 503s and dropped connections are expected in the current run (faults injected). */
@@ -73,7 +87,25 @@ export class MixedLoad {
     private readonly tenants: readonly LoadTenant[],
     private readonly options: { seed?: number } = {},
   ) {
-    for (const t of tenants) this.owned.set(t.id, []);
+    for (const t of tenants) {
+      this.owned.set(t.id, []);
+      this.contactsOf.set(t.id, []);
+    }
+  }
+
+  /** Defines each tenant's record types (contact, note), once, before the first run. */
+  private async prepare(): Promise<void> {
+    if (this.prepared) return;
+    this.prepared = true;
+    for (const tenant of this.tenants) {
+      for (const body of [
+        { name: 'contact', fields: [{ name: 'email', kind: 'text', required: true, unique: true, case_insensitive: true }, { name: 'name', kind: 'text' }] },
+        { name: 'note', fields: [{ name: 'about', kind: 'reference', required: true, references: { type: 'contact', on_delete: 'cascade' } }] },
+      ]) {
+        const { status, json } = await this.send(tenant, 'POST', '/v1/record-types', body);
+        if (status !== 201) throw new Error(`record type ${body.name} for ${tenant.prefix}: ${status} ${JSON.stringify(json)}`);
+      }
+    }
   }
 
   /** Sends `requests` requests from `concurrency` concurrent clients; the figures are this run's. */
@@ -81,6 +113,7 @@ export class MixedLoad {
     const next = random((this.options.seed ?? 1) + this.counter);
     this.result = MixedLoad.emptyResult();
     this.allowFaults = allowFaults;
+    await this.prepare();
     this.remaining = requests;
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
@@ -102,6 +135,7 @@ export class MixedLoad {
     const theirs = this.free(other, next);
     const roll = next();
     try {
+      if (next() < 0.15) return await this.recordStep(tenant, other, next);
       if (roll < 0.2 || !mine) return await this.createProject(tenant, next() < 0.1);
       if (roll < 0.35) return await this.listProjects(tenant);
       if (roll < 0.43) return await this.listTasks(tenant);
@@ -254,6 +288,56 @@ export class MixedLoad {
     this.result.acknowledgedWrites++;
   }
 
+  /** One request on records: creates, duplicates, lookups, lists, and references across tenants. */
+  private async recordStep(tenant: LoadTenant, other: LoadTenant, next: () => number): Promise<void> {
+    const mine = this.contactsOf.get(tenant.id)!;
+    const theirs = this.contactsOf.get(other.id)!;
+    const pick = (list: Contact[]) => list[Math.floor(next() * list.length)];
+    const roll = next();
+    const own = pick(mine);
+    const foreign = pick(theirs);
+    if (roll < 0.3 || !own) return this.createContact(tenant, `${tenant.prefix}-c${++this.counter}@example.test`);
+    // Another tenant's email is free here, unless this tenant has it already or may have it.
+    if (roll < 0.4 && foreign && !mine.some((c) => c.email.toLowerCase() === foreign.email.toLowerCase()) && !this.emailsInDoubt.has(`${tenant.id} ${foreign.email.toLowerCase()}`)) {
+      return this.createContact(tenant, foreign.email);
+    }
+    if (roll < 0.5) return this.expect(tenant, 'POST', '/v1/records/contact', { data: { email: own.email.toUpperCase(), name: `${tenant.prefix}-dup` } }, 409);
+    if (roll < 0.65) {
+      const { status, json } = await this.send(tenant, 'GET', `/v1/records/contact?filter[email]=${encodeURIComponent(own.email.toLowerCase())}`);
+      if (!this.check('GET contact by email', status, 200, json)) return;
+      if (json.data.length !== 1 || json.data[0].id !== own.id) this.result.unexpected.push(`${tenant.prefix} looked up ${own.email}: ${JSON.stringify(json.data).slice(0, 200)}`);
+      return;
+    }
+    if (roll < 0.75) {
+      const { status, json } = await this.send(tenant, 'GET', '/v1/records/contact?limit=50');
+      if (!this.check('GET contacts', status, 200, json)) return;
+      for (const row of json.data) {
+        const known = this.contacts.get(row.id);
+        if ((known && known.tenant !== tenant) || !String(row.data?.name).startsWith(`${tenant.prefix}-`)) this.result.leaks.push(`${tenant.prefix} saw contact ${JSON.stringify(row).slice(0, 200)}`);
+      }
+      return;
+    }
+    if (roll < 0.85) {
+      const { status, json } = await this.send(tenant, 'POST', '/v1/records/note', { data: { about: own.id } });
+      if (this.check('POST note', status, 201, json)) this.result.acknowledgedWrites++;
+      return;
+    }
+    if (roll < 0.93 && foreign) return this.expect(tenant, 'POST', '/v1/records/note', { data: { about: foreign.id } }, 422);
+    if (foreign) return this.expect(tenant, 'GET', `/v1/records/contact/${foreign.id}`, undefined, 404);
+  }
+
+  private async createContact(tenant: LoadTenant, email: string) {
+    const doubt = `${tenant.id} ${email.toLowerCase()}`;
+    this.emailsInDoubt.add(doubt);
+    const { status, json } = await this.send(tenant, 'POST', '/v1/records/contact', { data: { email, name: `${tenant.prefix}-n${++this.counter}` } });
+    if (!this.check(`POST contact ${email}`, status, 201, json)) return;
+    this.emailsInDoubt.delete(doubt);
+    const contact: Contact = { id: json.id, tenant, email };
+    this.contacts.set(contact.id, contact);
+    this.contactsOf.get(tenant.id)!.push(contact);
+    this.result.acknowledgedWrites++;
+  }
+
   /**
    * Compares the model with the database through the owner connection: every acknowledged
    * write is there (projects with their tenant and last name, tasks), every acknowledged delete
@@ -284,6 +368,19 @@ export class MixedLoad {
     for (const row of projects) {
       if (!this.projects.has(row.id) && !this.inDoubt.has(row.name)) phantom.push(`project ${row.id} (${row.name}) was never acknowledged`);
     }
-    return { checkedRows: projects.length + tasks.length, lost, phantom };
+    const { rows: contacts } = await owner.query<{ id: string; tenant_id: string; email: string }>(
+      `select id, tenant_id, data->>'email' as email from records where tenant_id = any($1) and type = 'contact'`,
+      [tenantIds],
+    );
+    const storedContacts = new Map(contacts.map((c) => [c.id, c]));
+    for (const c of this.contacts.values()) {
+      const row = storedContacts.get(c.id);
+      if (!row) lost.push(`contact ${c.id} (${c.email}) is missing`);
+      else if (row.tenant_id !== c.tenant.id || row.email !== c.email) lost.push(`contact ${c.id} is ${JSON.stringify(row)}, expected ${c.email} of ${c.tenant.id}`);
+    }
+    for (const row of contacts) {
+      if (!this.contacts.has(row.id) && !this.emailsInDoubt.has(`${row.tenant_id} ${row.email.toLowerCase()}`)) phantom.push(`contact ${row.id} (${row.email}) was never acknowledged`);
+    }
+    return { checkedRows: projects.length + tasks.length + contacts.length, lost, phantom };
   }
 }
