@@ -29,6 +29,10 @@ const CITUS_SUITES = [
   'test/timeouts.test.ts',
   'test/audit/probe.test.ts',
   'test/citus/scale-out.test.ts',
+  'test/records/database-rules.test.ts',
+  'test/records/records-api.test.ts',
+  'test/records/record-views.test.ts',
+  'test/records/record-attacks.test.ts',
 ];
 
 export default defineConfig({

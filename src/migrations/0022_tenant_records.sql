@@ -135,8 +135,9 @@ create index record_values_time on record_values (tenant_id, type, field, time_v
 create index record_values_target on record_values (tenant_id, target_id) where target_id is not null;
 
 -- The declared fields of one record, checked and written to record_values. `replace` first
--- removes what the record had (an update of its data, or a change of its type's fields).
-create function rowguard.index_record(r public.records, replace boolean) returns void
+-- removes what the record had (an update of its data, or a change of its type's fields). It
+-- takes the record's columns, not its row: on Citus a trigger's row is of the shard's type.
+create function rowguard.index_record(record_tenant uuid, record_type text, record_id uuid, data jsonb, replace boolean) returns void
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
@@ -154,12 +155,12 @@ declare
   key text;
 begin
   if replace then
-    delete from public.record_values where tenant_id = r.tenant_id and record_id = r.id;
+    delete from public.record_values v where v.tenant_id = record_tenant and v.record_id = index_record.record_id;
   end if;
   for f in
-    select * from public.record_fields where tenant_id = r.tenant_id and record_type = r.type order by position
+    select * from public.record_fields rf where rf.tenant_id = record_tenant and rf.record_type = index_record.record_type order by rf.position
   loop
-    v := r.data -> f.name;
+    v := data -> f.name;
     if v is not null and jsonb_typeof(v) = 'null' then
       v := null;
     end if;
@@ -216,8 +217,9 @@ begin
           end if;
           target := s::uuid;
           -- The owner is held to the tenant policies too (FORCE): another tenant's record is
-          -- not found, exactly like a record that does not exist.
-          perform 1 from public.records where tenant_id = r.tenant_id and type = f.target_type and id = target;
+          -- not found, exactly like a record that does not exist. The lock makes a concurrent
+          -- delete of the target wait for this write, and then see the reference.
+          perform 1 from public.records t where t.tenant_id = record_tenant and t.type = f.target_type and t.id = target for key share;
           if not found then
             raise exception using errcode = 'RG013', column = f.name, message = format('record field "%s" names no %s record', f.name, f.target_type);
           end if;
@@ -233,18 +235,18 @@ begin
       end;
     end if;
     insert into public.record_values (tenant_id, record_id, type, field, kind, text_value, number_value, bool_value, date_value, time_value, target_type, target_id, unique_key)
-    values (r.tenant_id, r.id, r.type, f.name, f.kind, t_value, n_value, b_value, d_value, ts_value,
+    values (record_tenant, index_record.record_id, index_record.record_type, f.name, f.kind, t_value, n_value, b_value, d_value, ts_value,
             case when target is null then null else f.target_type end, target, key)
     on conflict do nothing;
     -- Only the unique key can conflict (the record's own rows were removed above). A
     -- concurrent insert of the same value waited for the first, and finds it taken.
     if not found then
-      raise exception using errcode = '23505', column = f.name, message = format('record field "%s" must be unique: another %s record has this value', f.name, r.type);
+      raise exception using errcode = '23505', column = f.name, message = format('record field "%s" must be unique: another %s record has this value', f.name, index_record.record_type);
     end if;
   end loop;
 end
 $$;
-comment on function rowguard.index_record(public.records, boolean) is
+comment on function rowguard.index_record(uuid, text, uuid, jsonb, boolean) is
   'rowguard:reviewed writes only the declared values of the record it is given, under the tenant policies (FORCE); the app role cannot write record_values itself';
 
 create function rowguard.index_record_trigger() returns trigger
@@ -256,7 +258,12 @@ begin
   -- Serializes with a change of the type's fields (which locks the type FOR UPDATE): a write
   -- racing a new unique constraint is either indexed under it or seen by its check.
   perform 1 from public.record_types where tenant_id = new.tenant_id and name = new.type for key share;
-  perform rowguard.index_record(new, tg_op = 'UPDATE');
+  -- The foreign key is checked at commit; this says it at once, and on Citus as 23503 rather
+  -- than as a failed commit.
+  if not found then
+    raise exception using errcode = '23503', message = format('record type "%s" does not exist', new.type);
+  end if;
+  perform rowguard.index_record(new.tenant_id, new.type, new.id, new.data, tg_op = 'UPDATE');
   return null;
 end
 $$;
@@ -275,11 +282,17 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  r public.records;
+  r record;
 begin
   perform 1 from public.record_types where tenant_id = new.tenant_id and name = new.record_type for update;
-  for r in select * from public.records where tenant_id = new.tenant_id and type = new.record_type loop
-    perform rowguard.index_record(r, true);
+  if new.target_type is not null then
+    perform 1 from public.record_types where tenant_id = new.tenant_id and name = new.target_type for key share;
+    if not found then
+      raise exception using errcode = '23503', column = new.name, message = format('record field "%s" refers to record type "%s", which does not exist', new.name, new.target_type);
+    end if;
+  end if;
+  for r in select id, data from public.records where tenant_id = new.tenant_id and type = new.record_type loop
+    perform rowguard.index_record(new.tenant_id, new.record_type, r.id, r.data, true);
   end loop;
   return null;
 end
@@ -449,7 +462,7 @@ alter table outbox_events drop constraint outbox_events_type_check;
 alter table outbox_events add constraint outbox_events_type_check
   check (type ~ '^[a-z_]+\.[a-z_]+$' or type ~ '^record\.[a-z][a-z0-9_]{0,39}\.(created|updated|deleted)$');
 
-revoke all on function rowguard.index_record(public.records, boolean) from public;
+revoke all on function rowguard.index_record(uuid, text, uuid, jsonb, boolean) from public;
 revoke all on function rowguard.index_record_trigger() from public;
 revoke all on function rowguard.reindex_record_type() from public;
 revoke all on function rowguard.delete_record_trigger() from public;

@@ -14,9 +14,13 @@ const FIELDS_JSON = `coalesce((
              'case_insensitive', f.case_insensitive, 'deprecated', f.deprecated,
              'references', case when f.target_type is null then null else json_build_object('type', f.target_type, 'on_delete', f.on_delete) end)
            order by f.position)
-      from record_fields f where f.tenant_id = t.tenant_id and f.record_type = t.name), '[]')`;
+      from record_fields f where f.tenant_id = $1 and f.record_type = t.name), '[]')`;
 
-/** The columns of a stored type, read from `record_types t`. */
+/**
+ * The columns of a stored type, read from `record_types t` in a statement that binds the
+ * tenant as $1: the subquery names it too, so that Citus routes the statement (with FOR
+ * UPDATE) to the tenant's node.
+ */
 export const TYPE_COLUMNS = `t.id, t.name, t.version, t.json_schema, ${FIELDS_JSON} as fields, t.created_at, t.updated_at`;
 
 /**

@@ -34,7 +34,7 @@ export function createHarness(db: TestDatabase, options: { jwt?: JwtOptions; app
   const adminToken = randomBytes(32).toString('base64url');
   const app = createApp({
     kernel,
-    log: pino({ level: 'silent' }),
+    log: pino({ level: process.env.ROWGUARD_TEST_LOG ?? 'silent' }),
     ready: () => kernel.ping(),
     verifyJwt: createJwtVerifier(options.jwt ?? { secret: jwtSecret }),
     adminToken,

@@ -127,13 +127,9 @@ export async function checkTableIsolation(app: pg.Client, table: string, column:
     // A field refers to a type only as a reference field.
     if (table === 'record_fields' && fk.columns.includes('target_type')) Object.assign(row, { kind: 'reference', on_delete: 'restrict' });
     const statement = insertStatement(table, row);
-    // A key checked at commit (deferrable) is checked at once here: the transaction rolls back.
-    const code = await errorCode(() =>
-      asTenant(app, a, async () => {
-        await app.query('set constraints all immediate');
-        return app.query(statement.text, statement.values);
-      }),
-    );
+    // Committed, so that a key checked at commit (deferrable) is checked too; on Citus SET
+    // CONSTRAINTS would not reach the worker that holds the row. The row must never get in.
+    const code = await errorCode(() => asTenant(app, a, () => app.query(statement.text, statement.values), { commit: true }));
     if (code !== FOREIGN_KEY) problems.push(`a row of A pointing at B's ${fk.parent} via (${fk.columns.join(', ')}) gave ${code ?? 'success'}, not ${FOREIGN_KEY}`);
   }
   return problems;

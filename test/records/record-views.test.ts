@@ -83,24 +83,25 @@ describe('typed views of record types', () => {
   // Each of the two closes the seed's gotcha alone; the suite above fails if either is gone
   // from a view or the table. Without both, the owner's view shows every tenant the rows.
   it('leak every row to another tenant without security_invoker and FORCE, and hold with either', async () => {
-    const leak = async (setup: string[]) => {
+    // Committed and put back after, not rolled back: Citus refuses a transaction that changes
+    // a distributed table as one role and reads it as another.
+    const leak = async (remove: string[], restore: string[]) => {
       const admin = await db.superuserClient();
-      await admin.query('begin');
       try {
-        for (const statement of setup) await admin.query(statement);
-        await admin.query(`set local role ${TEST_ROLES.app}`);
-        await admin.query(`set local app.tenant_id = '${b.id}'`);
-        await admin.query(`select set_config('app.tenant_proof', $1, true)`, [db.proof(b.id)]);
-        return (await admin.query(`select * from ${view(a, 'property')}`)).rowCount;
+        for (const statement of remove) await admin.query(statement);
+        return await as(b, async () => (await app.query(`select * from ${view(a, 'property')}`)).rowCount);
       } finally {
-        await admin.query('rollback');
+        for (const statement of restore) await admin.query(statement);
       }
     };
-    const invokerOff = `alter view ${view(a, 'property')} set (security_invoker = false)`;
-    const forceOff = [`alter table records no force row level security`, `alter table record_values no force row level security`];
-    expect(await leak([invokerOff])).toBe(0);
-    expect(await leak(forceOff)).toBe(0);
-    expect(await leak([invokerOff, ...forceOff])).toBe(3);
+    const invoker = (on: boolean) => [`alter view ${view(a, 'property')} set (security_invoker = ${on})`];
+    const force = (on: boolean) => ['records', 'record_values'].map((table) => `alter table ${table} ${on ? '' : 'no '}force row level security`);
+    expect(await leak(invoker(false), invoker(true))).toBe(0);
+    expect(await leak(force(false), force(true))).toBe(0);
+    // Citus reads a distributed table's shards as the querying role, whoever owns the view: there
+    // the seed's leak does not happen even without both (measured, as the probe reports).
+    const onCitus = process.env.ROWGUARD_TEST_ON_CITUS === '1';
+    expect(await leak([...invoker(false), ...force(false)], [...invoker(true), ...force(true)])).toBe(onCitus ? 0 : 3);
   });
 
   it('follow the type: a new field is a new column, a deleted type loses its view', async () => {

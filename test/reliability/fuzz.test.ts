@@ -30,6 +30,11 @@ beforeAll(async () => {
   const bTask = await h.call('POST', '/v1/tasks', { token: b.token, body: { project_id: bProject.body.id, title: `${MARKER} task` } });
   const bDocument = await h.call('POST', '/v1/documents', { token: b.token, body: { project_id: bProject.body.id, title: `${MARKER} doc`, body: MARKER } });
   secretsOfB.push(MARKER, b.id, bProject.body.id, bTask.body.id, b.ownerId, ...(bDocument.body.id ? [bDocument.body.id] : []));
+  // Both tenants have a record type of the same name; B's record holds the marker.
+  const customer = { name: 'customer', fields: [{ name: 'email', kind: 'text', required: true, unique: true, case_insensitive: true }, { name: 'score', kind: 'integer' }, { name: 'owner', kind: 'reference', references: { type: 'customer' } }] };
+  for (const t of [a, b]) await h.call('POST', '/v1/record-types', { token: t.token, body: customer });
+  const bRecord = await h.call('POST', '/v1/records/customer', { token: b.token, body: { data: { email: `${MARKER}@globex.test`, note: MARKER } } });
+  secretsOfB.push(bRecord.body.id);
   aProject = (await h.call('POST', '/v1/projects', { token: a.token, body: { name: 'Acme project' } })).body.id;
   const doc = (await h.call('GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
   operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path })));
@@ -49,10 +54,16 @@ const text = fc.oneof(
 
 // The ids are only known after beforeAll; the arbitrary reads them lazily.
 function secretsOfBPlaceholder(): string[] {
-  return ['<b-project>', '<b-tenant>', '<b-task>', '<b-member>', '<a-project>'];
+  return ['<b-project>', '<b-tenant>', '<b-task>', '<b-member>', '<a-project>', '<b-record>'];
 }
 const resolve = (value: string) =>
-  value.replace('<b-project>', secretsOfB[2] ?? '').replace('<b-tenant>', secretsOfB[1] ?? '').replace('<b-task>', secretsOfB[3] ?? '').replace('<b-member>', secretsOfB[4] ?? '').replace('<a-project>', aProject);
+  value
+    .replace('<b-project>', secretsOfB[2] ?? '')
+    .replace('<b-tenant>', secretsOfB[1] ?? '')
+    .replace('<b-task>', secretsOfB[3] ?? '')
+    .replace('<b-member>', secretsOfB[4] ?? '')
+    .replace('<a-project>', aProject)
+    .replace('<b-record>', secretsOfB.at(-1) ?? '');
 
 const json = fc.letrec((tie) => ({
   value: fc.oneof(
@@ -76,8 +87,20 @@ const plausible = fc.dictionary(
   { minKeys: 1, maxKeys: 5 },
 );
 
+/** Records and record type definitions, with what the fields declare and what they do not. */
+const recordish = fc.oneof(
+  fc.record({ data: fc.dictionary(fc.constantFrom('email', 'score', 'owner', 'note', '__proto__'), fc.oneof(text, fc.integer(), fc.double(), fc.uuid(), fc.constant(null), json, fc.constant('<b-record>')), { maxKeys: 4 }) }),
+  fc.record({
+    name: fc.oneof(text, fc.constantFrom('customer', 'invoice', 'x')),
+    json_schema: fc.oneof(json, fc.constant({ type: 'object' }), fc.constant({ type: 'object', properties: { x: { type: 'string', pattern: '^(a+)+$' } } })),
+    fields: fc.array(fc.record({ name: fc.oneof(text, fc.constantFrom('email', 'x')), kind: fc.constantFrom('text', 'number', 'integer', 'boolean', 'date', 'timestamp', 'reference', 'evil'), unique: fc.boolean(), references: fc.option(fc.record({ type: fc.oneof(text, fc.constant('customer')) })) }), { maxLength: 3 }),
+  }),
+  fc.record({ add_fields: fc.array(fc.record({ name: text, kind: fc.constantFrom('text', 'integer') }), { maxLength: 2 }), change_fields: fc.dictionary(fc.constantFrom('email', 'score', 'nope'), fc.record({ unique: fc.boolean(), required: fc.boolean() })) }),
+);
+
 /** Raw request bodies: JSON, JSON-looking text and bytes that are not UTF-8. */
 const body = fc.oneof(
+  recordish.map((v) => JSON.stringify(v, (_k, x) => (typeof x === 'string' ? resolve(x) : x))),
   plausible.map((v) => JSON.stringify(v, (_k, x) => (typeof x === 'string' ? resolve(x) : x))),
   plausible.map((v) => JSON.stringify(v, (_k, x) => (typeof x === 'string' ? resolve(x) : x))),
   json.map((v) => JSON.stringify(v, (_k, x) => (typeof x === 'string' ? resolve(x) : x))),
@@ -98,10 +121,10 @@ const body = fc.oneof(
 const segment = fc.oneof(
   fc.uuid(),
   text.map((t) => [...Buffer.from(resolve(t).slice(0, 300))].map((byte) => `%${byte.toString(16).padStart(2, '0')}`).join('')),
-  fc.constantFrom('%C0%AF', '%ZZ', '%', '%00', '%FF%FE', '..%2F..%2Fadmin', '<b-project>', '<b-task>', '<b-member>', '<a-project>', '<a-project>').map(resolve),
+  fc.constantFrom('%C0%AF', '%ZZ', '%', '%00', '%FF%FE', '..%2F..%2Fadmin', '<b-project>', '<b-task>', '<b-member>', '<a-project>', '<a-project>', '<b-record>', 'customer', 'customer').map(resolve),
 );
 
-const query = fc.array(fc.tuple(fc.constantFrom('limit', 'cursor', 'status', 'updated_since', 'tenant_id', 'project_id', 'q', 'order'), segment), { maxLength: 4 });
+const query = fc.array(fc.tuple(fc.constantFrom('limit', 'cursor', 'status', 'updated_since', 'tenant_id', 'project_id', 'q', 'order', 'filter[email]', 'filter[score]', 'filter[owner]', 'filter[nope]'), segment), { maxLength: 4 });
 
 /** Mostly the right credential for the route (A's token, or the admin token on /admin), else a wrong one. */
 const token = fc.constantFrom(...Array<string>(12).fill('right'), 'crossed', 'none', 'garbage', 'b-tampered', 'alg-none');
