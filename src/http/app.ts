@@ -28,6 +28,7 @@ import { tasks } from './routes/tasks.js';
 import { registerWebhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { registerRecordTypeRoutes } from './routes/record-types.js';
 import { registerRecordRoutes } from './routes/records.js';
+import { registerTenantOpenApi } from './tenant-openapi.js';
 import { webhookDestinationCheck, webhooks } from './routes/webhooks.js';
 import type { Resolve } from '../webhooks/destination-guard.js';
 import { createOutboxNudge } from '../jobs/outbox-nudge.js';
@@ -128,14 +129,16 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
     description: 'A JWT naming the user (sub) and tenant (tid), or an API key (rg_…)',
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'admin', { type: 'http', scheme: 'bearer', description: 'The admin token (ROWGUARD_ADMIN_TOKEN)' });
-  app.doc31('/openapi.json', {
+  const document = {
     openapi: '3.1.0',
     info: {
       title: 'Rowguard API',
       version: '0.1.0',
       description: 'Multi-tenant API whose tenant isolation is enforced by PostgreSQL row-level security. The tenant comes only from the credential.',
     },
-  });
+  };
+  app.doc31('/openapi.json', document);
+  registerTenantOpenApi(app, document);
   registerDocs(app);
 
   app.notFound((c) => problemResponse(c, new HttpProblem('NOT_FOUND'), { requestId: c.get('requestId') }));

@@ -66,12 +66,18 @@ function newAjv(): Ajv2020 {
 
 const compiler = newAjv();
 
-/** The JSON Schema a type's records are validated with: the tenant's, and what its fields declare. */
+/**
+ * The JSON Schema a type's records are validated with: the tenant's, and what its fields
+ * declare, added to its allOf. The tenant's schema stays the root, so that its own references
+ * (#/$defs/…) still resolve.
+ */
 export function effectiveSchema(type: Pick<RecordType, 'json_schema' | 'fields'>): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
   for (const field of type.fields) properties[field.name] = fieldSchema(field);
   const required = type.fields.filter((f) => f.required).map((f) => f.name);
-  return { allOf: [type.json_schema, { type: 'object', properties, ...(required.length ? { required } : {}) }] };
+  const declared = { type: 'object', properties, ...(required.length ? { required } : {}) };
+  const own = Array.isArray(type.json_schema.allOf) ? type.json_schema.allOf : [];
+  return { ...type.json_schema, allOf: [...own, declared] };
 }
 
 /** A field's JSON Schema: its kind, as the database checks it. */

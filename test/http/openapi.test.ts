@@ -49,3 +49,29 @@ describe('/docs', () => {
     expect((await context.h.app.request('/docs/assets/package.json')).status).toBe(404);
   });
 });
+
+describe('/v1/openapi.json', () => {
+  it('is the tenant’s own document: a valid OpenAPI 3.1 document with a typed path for each of its record types', async () => {
+    const a = await context.h.tenant('Northwind');
+    const b = await context.h.tenant('Helios');
+    const customer = {
+      name: 'customer',
+      json_schema: { $defs: { phone: { type: 'string', pattern: '^[0-9+ ]+$' } }, type: 'object', properties: { phone: { $ref: '#/$defs/phone' } } },
+      fields: [{ name: 'email', kind: 'text', required: true, unique: true, case_insensitive: true }],
+    };
+    expect((await context.h.call('POST', '/v1/record-types', { token: a.token, body: customer })).status).toBe(201);
+    expect((await context.h.call('POST', '/v1/record-types', { token: b.token, body: { name: 'secret_b_type', fields: [] } })).status).toBe(201);
+    const reply = await context.h.call('GET', '/v1/openapi.json', { token: a.token });
+    expect(reply.status).toBe(200);
+    const result = await new Validator().validate(reply.body);
+    expect(result.errors ?? []).toEqual([]);
+    const doc = reply.body;
+    expect(doc.paths['/v1/records/customer'].post.requestBody.content['application/json'].schema.properties.data).toEqual({ $ref: '#/components/schemas/CustomerData' });
+    expect(doc.components.schemas.CustomerData.properties.phone.$ref).toBe('#/components/schemas/CustomerData/$defs/phone');
+    expect(doc.components.schemas.CustomerData.allOf.at(-1).required).toEqual(['email']);
+    expect(doc.paths['/v1/records/customer'].get.parameters.map((p: { name: string }) => p.name)).toContain('filter[email]');
+    // Another tenant's types are not in it; nor is it served without a credential.
+    expect(JSON.stringify(doc)).not.toContain('secret_b_type');
+    expect((await context.h.call('GET', '/v1/openapi.json')).status).toBe(401);
+  });
+});
