@@ -15,6 +15,8 @@ export const BENCH_ROLES = { ownerRole: 'rowguard_bench_owner', appRole: 'rowgua
 export interface BenchDatabase {
   ownerUrl: string;
   appUrl: string;
+  /** A superuser in this database: bulk writes past row-level security and triggers. */
+  adminUrl: string;
   serverVersion: string;
   settings: Record<string, string>;
   close(): Promise<void>;
@@ -105,6 +107,7 @@ export async function benchDatabase({ tenants, rows, log }: { tenants: number; r
   return {
     ownerUrl,
     appUrl,
+    adminUrl: inDatabase.toString(),
     serverVersion: version,
     settings,
     async close() {

@@ -15,7 +15,11 @@ export type Route =
   | 'POST project'
   | 'hand-written GET by id'
   | 'hand-written list'
-  | 'hand-written POST';
+  | 'hand-written POST'
+  | 'GET record by id'
+  | 'GET record by unique field'
+  | 'POST record';
+/** The routes of the main HTTP comparison (the record routes are bench/records.ts's). */
 export const ROUTES: Route[] = [
   'hello (ceiling)',
   'GET project, floor route',
@@ -30,6 +34,13 @@ export const ROUTES: Route[] = [
 
 /** Routes served by the hand-written contender (bench/hand-written-server.ts), in its own process. */
 export const isHandWritten = (route: Route) => route.startsWith('hand-written');
+
+/** A customer record of a tenant, for the record routes. */
+export interface RecordKey {
+  tenant: string;
+  id: string;
+  email: string;
+}
 
 export interface RouteResult {
   route: Route;
@@ -80,13 +91,26 @@ async function startServers(service: Service, routes: readonly Route[]) {
   };
 }
 
-/** Real JWTs for the tenants of the first 200 keys, and the request of a route for a key. */
-async function requests(keys: readonly Key[]) {
+/** Real JWTs for the tenants of the first 200 keys, and the request of a route for a key (or a record). */
+async function requests(keys: readonly Key[], records: readonly RecordKey[] = []) {
   const sample = keys.slice(0, 200);
-  const tokens = new Map(await Promise.all([...new Set(sample.map((k) => k.tenant))].map(async (t) => [t, await mintToken({ secret: SECRET, tenantId: t, userId: 'bench-user', tenantClaim: 'tid', ttl: '1h' })] as const)));
+  const tenants = [...new Set([...sample, ...records].map((k) => k.tenant))];
+  const tokens = new Map(await Promise.all(tenants.map(async (t) => [t, await mintToken({ secret: SECRET, tenantId: t, userId: 'bench-user', tenantClaim: 'tid', ttl: '1h' })] as const)));
   let i = 0;
+  let created = 0;
+  const run = Date.now().toString(36);
   return (route: Route) => {
-    const key = sample[i++ % sample.length]!;
+    const key = sample[i % sample.length]!;
+    const record = records[i++ % Math.max(1, records.length)];
+    if (route.includes('record')) {
+      if (!record) throw new Error(`${route} needs record keys`);
+      const headers = { authorization: `Bearer ${tokens.get(record.tenant)}`, 'content-type': 'application/json' };
+      if (route === 'POST record') {
+        return { method: 'POST' as const, path: '/v1/records/customer', headers, body: JSON.stringify({ data: { email: `bench-${run}-${++created}@example.test`, name: 'Bench', score: created % 997 } }) };
+      }
+      const path = route === 'GET record by id' ? `/v1/records/customer/${record.id}` : `/v1/records/customer?filter[email]=${encodeURIComponent(record.email.toUpperCase())}`;
+      return { method: 'GET' as const, path, headers };
+    }
     const headers = { authorization: `Bearer ${tokens.get(key.tenant)}`, 'content-type': 'application/json' };
     const get = (path: string) => ({ method: 'GET' as const, path, headers });
     const post = (path: string) => ({ method: 'POST' as const, path, headers, body: '{"name":"bench"}' });
@@ -109,6 +133,8 @@ async function requests(keys: readonly Key[]) {
         return get('/projects?limit=20');
       case 'hand-written POST':
         return post('/projects');
+      default:
+        throw new Error(`no request for ${route}`);
     }
   };
 }
@@ -121,11 +147,18 @@ async function requests(keys: readonly Key[]) {
 export async function httpBenchmark(
   service: Service,
   keys: readonly Key[],
-  { seconds, rounds, connections, log, routes = ROUTES }: { seconds: number; rounds: number; connections: number; log: (line: string) => void; routes?: readonly Route[] },
+  {
+    seconds,
+    rounds,
+    connections,
+    log,
+    routes = ROUTES,
+    recordKeys = [],
+  }: { seconds: number; rounds: number; connections: number; log: (line: string) => void; routes?: readonly Route[]; recordKeys?: readonly RecordKey[] },
 ): Promise<RouteResult[]> {
   const servers = await startServers(service, routes);
   try {
-    const requestOf = await requests(keys);
+    const requestOf = await requests(keys, recordKeys);
     const postgres = await postgresProcesses(service.ownerUrl);
     const load = (route: Route, duration: number) =>
       autocannon({

@@ -4,6 +4,8 @@
  * ROWGUARD_BENCH_DATABASE_URL=<superuser URL> to use another server than the embedded one.
  * npm run bench -- --citus <superuser URL of a Citus coordinator>
  *                          the Citus section only (about 3 minutes): driver level and HTTP on the cluster
+ * npm run bench -- --records
+ *                          the Records section only (about 4 minutes): tenant-defined records against projects
  *
  * Every comparison runs side by side in one run, variants interleaved, 3 rounds; medians
  * and spreads go to bench/results/<date>.json, BENCHMARKS.md and bench/charts/*.svg.
@@ -23,16 +25,19 @@ import { citusBenchmark, citusSection, withCitusSection } from './citus.js';
 import { measure, OPERATIONS, STATEMENTS, VARIANTS, workload, type Key, type Operation, type Variant } from './driver-workloads.js';
 import { httpBenchmark, httpWireCounts, type Route, type RouteResult } from './http-workloads.js';
 import { scaleBenchmark, type ScaleResult } from './scale.js';
+import { recordsBenchmark, recordsSection, withRecordsSection, type RecordsResult } from './records.js';
 import { quantile, summarize, type Summary } from './statistics.js';
 import { barChart, formatValue } from './svg-chart.js';
 
-const { values: flags } = parseArgs({ options: { full: { type: 'boolean' }, citus: { type: 'string' } } });
+const { values: flags } = parseArgs({ options: { full: { type: 'boolean' }, citus: { type: 'string' }, records: { type: 'boolean' } } });
 const FULL = flags.full ?? false;
 const ROWS = FULL ? 1_000_000 : 100_000;
 const TENANTS = 1_000;
 const SECONDS = FULL ? 3 : 1;
 const ROUNDS = 3;
 const CONCURRENCY = [1, 8, 64];
+// Customer records per tenant: 100k in all (quick), grown to 1M by the scale curve; --full 1M, to 10M.
+const RECORDS_PER_TENANT = FULL ? 1_000 : 100;
 const log = (line: string) => process.stderr.write(line + '\n');
 
 interface Cell {
@@ -85,6 +90,46 @@ async function citus(url: string) {
   log(`wrote the Citus section of BENCHMARKS.md and ${results}`);
 }
 
+function runRecords(db: Awaited<ReturnType<typeof benchDatabase>>, kernel: ReturnType<typeof createKernel>, keys: Key[]): Promise<RecordsResult> {
+  return recordsBenchmark({ ...db, systemRole: BENCH_ROLES.systemRole, kernel, keys, perTenant: RECORDS_PER_TENANT, seconds: SECONDS, rounds: ROUNDS, log });
+}
+
+/** The records benchmark alone, on a database of its own; its section replaces the one in BENCHMARKS.md. */
+async function recordsOnly() {
+  const db = await benchDatabase({ tenants: TENANTS, rows: ROWS, log });
+  try {
+    const pool = createPool({ connectionString: db.appUrl, max: 2, applicationName: 'bench records' });
+    const systemPool = createPool({ connectionString: db.ownerUrl, max: 1, applicationName: 'bench system' });
+    const kernel = createKernel({ appPool: pool, systemPool, systemRole: BENCH_ROLES.systemRole });
+    const keys = await sampleKeys(db.ownerUrl);
+    const result = await runRecords(db, kernel, keys);
+    await pool.end();
+    await systemPool.end();
+    const current = await readFile('BENCHMARKS.md', 'utf8').catch(() => '# Benchmarks\n');
+    await writeFile('BENCHMARKS.md', withRecordsSection(current, recordsSection(result, RECORDS_PER_TENANT)));
+    await mkdir('bench/results', { recursive: true });
+    await writeFile(`bench/results/${new Date().toISOString().slice(0, 10)}-records.json`, JSON.stringify(result, null, 2) + '\n');
+    log('wrote the Records section of BENCHMARKS.md');
+  } finally {
+    await db.close();
+  }
+}
+
+// Keys drawn uniformly over rows, so the big tenant is hit in proportion to its size.
+async function sampleKeys(ownerUrl: string): Promise<Key[]> {
+  const owner = new pg.Client({ connectionString: ownerUrl });
+  await owner.connect();
+  try {
+    const { rows } = await owner.query<{ tenant: string; id: string; created_at: string }>(
+      `select tenant_id::text as tenant, id::text, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at
+       from projects_plain order by random() limit 5000`,
+    );
+    return rows.map((r) => ({ tenant: r.tenant, id: r.id, createdAt: r.created_at }));
+  } finally {
+    await owner.end();
+  }
+}
+
 async function main() {
   const db = await benchDatabase({ tenants: TENANTS, rows: ROWS, log });
   try {
@@ -96,16 +141,7 @@ async function main() {
     const kernel = kernelFor(pool);
     const signedKernel = kernelFor(pool, true);
 
-    // Keys drawn uniformly over rows, so the big tenant is hit in proportion to its size.
-    const owner = new pg.Client({ connectionString: db.ownerUrl });
-    await owner.connect();
-    const keys: Key[] = (
-      await owner.query<{ tenant: string; id: string; created_at: string }>(
-        `select tenant_id::text as tenant, id::text, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at
-         from projects_plain order by random() limit 5000`,
-      )
-    ).rows.map((r) => ({ tenant: r.tenant, id: r.id, createdAt: r.created_at }));
-    await owner.end();
+    const keys = await sampleKeys(db.ownerUrl);
 
     const counts = await wireCounts(db.appUrl, kernelFor, keys, contextKey);
     const cells: Cell[] = [];
@@ -145,8 +181,9 @@ async function main() {
       { ownerUrl: db.ownerUrl, appUrl: db.appUrl, systemRole: BENCH_ROLES.systemRole, kernel: kernelFor(scalePool) },
       { seconds: SECONDS * 2, rounds: ROUNDS, log, statements: scopedStatements(key) },
     );
+    const records = await runRecords(db, kernelFor(scalePool), keys);
     await scalePool.end();
-    await report({ cells, counts, httpCounts, http, signedHttp, scale, db: { serverVersion: db.serverVersion, settings: db.settings } });
+    await report({ cells, counts, httpCounts, http, signedHttp, scale, records, db: { serverVersion: db.serverVersion, settings: db.settings } });
   } finally {
     await db.close();
   }
@@ -159,6 +196,7 @@ async function report({
   http,
   signedHttp,
   scale,
+  records,
   db,
 }: {
   cells: Cell[];
@@ -167,6 +205,7 @@ async function report({
   http: RouteResult[];
   signedHttp: RouteResult[];
   scale: ScaleResult;
+  records: RecordsResult;
   db: { serverVersion: string; settings: Record<string, string> };
 }) {
   const date = new Date().toISOString().slice(0, 10);
@@ -175,7 +214,7 @@ async function report({
   await mkdir('bench/results', { recursive: true });
   await mkdir('bench/charts', { recursive: true });
   const results = `bench/results/${date}${FULL ? '-full' : ''}.json`;
-  await writeFile(results, JSON.stringify({ date, machine, postgres: db, setup, counts, cells, httpCounts, http, signedHttp, scale }, null, 2) + '\n');
+  await writeFile(results, JSON.stringify({ date, machine, postgres: db, setup, counts, cells, httpCounts, http, signedHttp, scale, records }, null, 2) + '\n');
 
   const cell = (operation: Operation, concurrency: number, variant: Variant) => cells.find((c) => c.operation === operation && c.concurrency === concurrency && c.variant === variant)!;
   const ratio = (operation: Operation, concurrency: number, a: Variant, b: Variant) => cell(operation, concurrency, a).rate.median / cell(operation, concurrency, b).rate.median;
@@ -333,6 +372,7 @@ async function report({
     `- Small-tenant list latency at 10× data ≤ 1.2× its latency at 1×: ${scale.ratio.toFixed(2)} — ${target(scale.ratio <= 1.2)}.`,
     '',
   );
+  lines.push(recordsSection(records, RECORDS_PER_TENANT));
   // The Citus section comes from its own run (--citus): kept as it is.
   const previous = await readFile('BENCHMARKS.md', 'utf8').catch(() => '');
   const citusPart = previous.indexOf('\n## Citus\n');
@@ -340,7 +380,7 @@ async function report({
   log(`wrote BENCHMARKS.md, ${results} and bench/charts/`);
 }
 
-(flags.citus ? citus(flags.citus) : main()).catch((error) => {
+(flags.citus ? citus(flags.citus) : flags.records ? recordsOnly() : main()).catch((error) => {
   console.error(error);
   process.exit(1);
 });
