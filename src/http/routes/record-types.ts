@@ -1,4 +1,5 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { SQLSTATE } from '@rowguard/kernel';
 import { ifMatch } from '../if-match.js';
 import type { AppEnv } from '../context-variables.js';
 import { keyset, pageOf, pageParams } from '../pagination.js';
@@ -9,7 +10,6 @@ import type { RequestScope } from '../request-scope.js';
 import { checkJsonSchema, effectiveSchema, FIELD_KINDS, type FieldDefinition } from '../../records/record-schema.js';
 import { RECORD_SQLSTATE } from '../../records/record-errors.js';
 import { insertFieldsStatement, loadRecordType, saveVersion, TYPE_COLUMNS, type StoredRecordType } from '../../records/record-type-store.js';
-import { SQLSTATE } from '@rowguard/kernel';
 
 /** A record type's name: an identifier, since it names a path, a view and events. */
 export const typeName = z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'must be a lower-case identifier of at most 40 characters (a-z, 0-9, _), starting with a letter');
@@ -87,7 +87,6 @@ function present(t: StoredRecordType) {
   return { id: t.id, name: t.name, version: t.version, json_schema: t.json_schema, fields: t.fields, created_at: t.created_at, updated_at: t.updated_at };
 }
 
-
 function checkDefinition(schema: Record<string, unknown>, fields: FieldDefinition[]): void {
   checkJsonSchema(schema);
   const names = fields.map((f) => f.name);
@@ -110,7 +109,7 @@ async function missingTargets(scope: RequestScope, self: string, fields: FieldDe
  * Values that records of the type share for `field`, which a new unique constraint would
  * refuse: at most 20, each with the records that hold it (the tenant's own data).
  */
-async function duplicates(scope: RequestScope, type: string, field: FieldDefinition, caseInsensitive: boolean): Promise<FieldError[]> {
+async function duplicates(scope: RequestScope, type: string, field: FieldDefinition): Promise<FieldError[]> {
   const { rows } = await scope.query<{ value: string; ids: string[] }>(
     `select coalesce(min(text_value), min(number_value)::text, bool_or(bool_value)::text, min(date_value)::text, min(time_value)::text, min(target_id::text)) as value,
             array_agg(record_id order by record_id) as ids
@@ -120,7 +119,7 @@ async function duplicates(scope: RequestScope, type: string, field: FieldDefinit
       group by case when $4 then lower(text_value) else text_value end, number_value, bool_value, date_value, time_value, target_id
      having count(*) > 1
       limit 20`,
-    [scope.tenantId, type, field.name, caseInsensitive],
+    [scope.tenantId, type, field.name, field.case_insensitive],
   );
   return rows.map((r) => ({ field: `body.change_fields.${field.name}`, message: `${JSON.stringify(r.value)} is held by ${r.ids.length} records: ${r.ids.slice(0, 10).join(', ')}` }));
 }
@@ -306,7 +305,7 @@ export function registerRecordTypeRoutes(app: OpenAPIHono<AppEnv>): void {
       for (const f of fields) {
         const before = byName.get(f.name)!;
         if (f.unique && (!before.unique || (before.case_insensitive !== f.case_insensitive && f.case_insensitive))) {
-          const shared = await duplicates(scope, name, f, f.case_insensitive);
+          const shared = await duplicates(scope, name, f);
           if (shared.length > 0) throw new HttpProblem('TYPE_CHANGE_CONFLICTS', `Records of ${name} share values of ${f.name}; make them unique first`, shared);
         }
       }
