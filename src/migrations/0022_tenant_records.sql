@@ -213,7 +213,7 @@ begin
           end;
         when 'reference' then
           if s !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
-            raise exception using errcode = 'RG011', column = f.name, message = format('record field "%s" must be the id of a %s record', f.name, f.target_type);
+            raise exception using errcode = 'RG011', column = f.name, message = format('record field "%s" must be the id of a record of type %s', f.name, f.target_type);
           end if;
           target := s::uuid;
           -- The owner is held to the tenant policies too (FORCE): another tenant's record is
@@ -337,7 +337,7 @@ begin
    limit 1;
   if found then
     raise exception using errcode = 'RG012', column = blocker.field,
-      message = format('record field "%s" of a %s record refers to this record', blocker.field, blocker.type);
+      message = format('record field "%s" of a record of type %s refers to this record', blocker.field, blocker.type);
   end if;
   if cardinality(doomed) > 1 then
     delete from public.records where tenant_id = old.tenant_id and id = any (doomed) and id <> old.id;

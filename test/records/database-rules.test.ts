@@ -144,7 +144,7 @@ describe('references between records', () => {
     await insert(app, a, 'invoice', { customer });
     const refused = await failure(() => asTenant(app, a, () => app.query('delete from records where tenant_id = $1 and id = $2', [a.tenantId, customer])));
     expect(refused.code).toBe('RG012');
-    expect(refused.message).toBe('record field "customer" of a invoice record refers to this record');
+    expect(refused.message).toBe('record field "customer" of a record of type invoice refers to this record');
 
     await defineType(app, a, 'note', [{ name: 'about', kind: 'reference', target: 'customer', onDelete: 'cascade' }, { name: 'parent', kind: 'reference', target: 'note', onDelete: 'cascade' }]);
     const lone = await insert(app, a, 'customer', { email: `c-${randomUUID()}@acme.test` });
@@ -184,7 +184,7 @@ describe('required fields and declared kinds', () => {
     [{ sent_at: '2026-01-01 10:00' }, 'record field "sent_at" must be a timestamp with a time zone (RFC 3339)'],
     [{ paid: 'yes' }, 'record field "paid" must be true or false'],
     [{ amount: '10' }, 'record field "amount" must be a number'],
-    [{ customer: 'not-a-uuid' }, 'record field "customer" must be the id of a customer record'],
+    [{ customer: 'not-a-uuid' }, 'record field "customer" must be the id of a record of type customer'],
   ])('invoice %j is refused', async (data, message) => {
     const customer = await insert(app, a, 'customer', { email: `k-${randomUUID()}@acme.test` });
     const refused = await failure(() => insert(app, a, 'invoice', { customer, ...data }));
