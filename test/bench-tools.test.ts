@@ -28,3 +28,16 @@ describe('bar chart', () => {
     expect(widths[0]! / widths[1]!).toBeCloseTo(2, 1);
   });
 });
+
+describe('BENCHMARKS.md sections', () => {
+  it('puts the Records section before the Citus section, replacing an older one', async () => {
+    const { withRecordsSection } = await import('../bench/records.js');
+    const main = '# Benchmarks\n\n## Targets\n\n- a\n';
+    const citus = '\n## Citus\n\nfigures\n';
+    const first = withRecordsSection(main + citus, '## Records\n\nold\n');
+    expect(first).toBe(`${main}\n## Records\n\nold\n\n## Citus\n\nfigures\n`);
+    const second = withRecordsSection(first, '## Records\n\nnew\n');
+    expect(second).toBe(`${main}\n## Records\n\nnew\n\n## Citus\n\nfigures\n`);
+    expect(withRecordsSection(main, '## Records\n\nonly\n')).toBe(`${main.trimEnd()}\n\n## Records\n\nonly\n`);
+  });
+});
