@@ -79,8 +79,15 @@ const MARK_RELAYED = `update outbox_events set relayed_at = now() where tenant_i
 /** The tenant's deliveries to queue: new ones, retries by hand, and ones a stopped run left. */
 const UNQUEUED = `select id from webhook_deliveries where tenant_id = $1 and not enqueued order by created_at limit $2`;
 
-/** Deliveries whose jobs are in the queue. */
-const MARK_QUEUED = `update webhook_deliveries set enqueued = true where tenant_id = $1 and id = any($2::uuid[])`;
+/**
+ * Deliveries whose jobs are in the queue. SKIP LOCKED: deleting an endpoint deletes its
+ * deliveries row by row in an order of its own, and waiting for those rows here, in another
+ * order, deadlocked with it. A delivery skipped is being deleted, or changed by its job, and is
+ * queued again by the next run if it is still there (the queue drops the duplicate job).
+ */
+const MARK_QUEUED = `
+  update webhook_deliveries set enqueued = true
+  where tenant_id = $1 and id in (select id from webhook_deliveries where tenant_id = $1 and id = any($2::uuid[]) for update skip locked)`;
 
 /**
  * Moves outbox events to delivery jobs, in system mode, tenant by tenant (the longest waiting

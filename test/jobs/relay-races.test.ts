@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorker, type Worker } from '../../src/jobs/worker.js';
+import { TEST_ROLES } from '../helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createHarness, type Harness, type TestTenant } from '../helpers/http.js';
 import { Receiver } from '../helpers/receiver.js';
@@ -55,14 +56,7 @@ describe('the outbox relay while another tenant creates and deletes webhooks', (
         const created = await call(churner, 'POST', '/v1/webhooks', { url: elsewhere.url, event_types: ['*'] });
         expect(created.status).toBe(201);
         await call(churner, 'POST', '/v1/projects', { name: `churn ${rounds++}` });
-        // A deadlock with the relay's transaction (Citus breaks it across nodes) is answered
-        // 409 CONCURRENT_CHANGE, which says to retry: the client does.
-        let deleted = await call(churner, 'DELETE', `/v1/webhooks/${created.body.id}`);
-        for (let retries = 0; deleted.status === 409 && retries < 3; retries++) {
-          expect(deleted.body.code).toBe('CONCURRENT_CHANGE');
-          deleted = await call(churner, 'DELETE', `/v1/webhooks/${created.body.id}`);
-        }
-        expect(deleted.status).toBe(204);
+        expect((await call(churner, 'DELETE', `/v1/webhooks/${created.body.id}`)).status).toBe(204);
       }
       return rounds;
     };
@@ -91,5 +85,30 @@ describe('the outbox relay while another tenant creates and deletes webhooks', (
     while ((await unrelayed()) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await unrelayed()).toBe(0);
     expect(relayErrors()).toEqual([]);
+  });
+
+  // Deleting an endpoint deletes its deliveries (on delete cascade), row by row in an order of
+  // its own; the relay marking those deliveries queued, in another order, made a deadlock
+  // (seen once in 40 runs of the test above). Marking skips a delivery being deleted.
+  it('does not wait for the delete of an endpoint whose deliveries it marks queued', async () => {
+    const { kernel, systemPool } = db.kernel();
+    worker ??= await startWorker({ kernel, ownerPool: systemPool, ownerUrl: db.ownerUrl, log: pino({ level: 'silent' }), ...WORKER_SETTINGS });
+    const t = await h.tenant('Deleting');
+    const { url } = await receiver();
+    const hook = await call(t, 'POST', '/v1/webhooks', { url, event_types: ['project.created'] });
+    for (let i = 0; i < 3; i++) await call(t, 'POST', '/v1/projects', { name: `p${i}` });
+    await worker.relay();
+    // The deliveries as a stopped run leaves them: created, not yet marked queued.
+    await kernel.asSystem((tx) => tx.query('update webhook_deliveries set enqueued = false where tenant_id = $1', [t.id]));
+    const deleting = await db.ownerClient();
+    await deleting.query('begin');
+    await deleting.query(`set local role ${TEST_ROLES.system}`);
+    await deleting.query('delete from webhooks where tenant_id = $1 and id = $2', [t.id, hook.body.id]);
+    try {
+      const outcome = await Promise.race([worker.relay().then(() => 'done'), new Promise((resolve) => setTimeout(() => resolve('waited'), 3_000))]);
+      expect(outcome).toBe('done');
+    } finally {
+      await deleting.query('rollback');
+    }
   });
 });
