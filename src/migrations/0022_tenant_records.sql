@@ -134,10 +134,11 @@ create index record_values_date on record_values (tenant_id, type, field, date_v
 create index record_values_time on record_values (tenant_id, type, field, time_value) where kind = 'timestamp';
 create index record_values_target on record_values (tenant_id, target_id) where target_id is not null;
 
--- The declared fields of one record, checked and written to record_values. `replace` first
--- removes what the record had (an update of its data, or a change of its type's fields). It
--- takes the record's columns, not its row: on Citus a trigger's row is of the shard's type.
-create function rowguard.index_record(record_tenant uuid, record_type text, record_id uuid, data jsonb, replace boolean) returns void
+-- The declared fields of one record, checked and written to record_values: all of them, or
+-- `only_field` (a change of that field's rules). `replace` first removes what the record had
+-- (an update of its data, or a change of its type's fields). It takes the record's columns,
+-- not its row: on Citus a trigger's row is of the shard's type.
+create function rowguard.index_record(record_tenant uuid, record_type text, record_id uuid, data jsonb, replace boolean, only_field text default null) returns void
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
@@ -155,10 +156,13 @@ declare
   key text;
 begin
   if replace then
-    delete from public.record_values v where v.tenant_id = record_tenant and v.record_id = index_record.record_id;
+    delete from public.record_values v
+     where v.tenant_id = record_tenant and v.record_id = index_record.record_id and (only_field is null or v.field = only_field);
   end if;
   for f in
-    select * from public.record_fields rf where rf.tenant_id = record_tenant and rf.record_type = index_record.record_type order by rf.position
+    select * from public.record_fields rf
+     where rf.tenant_id = record_tenant and rf.record_type = index_record.record_type and (only_field is null or rf.name = only_field)
+     order by rf.position
   loop
     v := data -> f.name;
     if v is not null and jsonb_typeof(v) = 'null' then
@@ -246,7 +250,7 @@ begin
   end loop;
 end
 $$;
-comment on function rowguard.index_record(uuid, text, uuid, jsonb, boolean) is
+comment on function rowguard.index_record(uuid, text, uuid, jsonb, boolean, text) is
   'rowguard:reviewed writes only the declared values of the record it is given, under the tenant policies (FORCE); the app role cannot write record_values itself';
 
 create function rowguard.index_record_trigger() returns trigger
@@ -272,10 +276,11 @@ comment on function rowguard.index_record_trigger() is
 create trigger index_record after insert or update of data on records
   for each row execute function rowguard.index_record_trigger();
 
--- A change of a type's fields applies to its existing records at once: every record of the
--- type is checked and indexed again, in the same transaction. A new required field on a type
--- with records, a new unique field with duplicates, a new reference to nothing: the change
--- fails and nothing of it stays.
+-- A change of a type's fields applies to its existing records at once: the field of every
+-- record of the type is checked and indexed again, in the same transaction. A new required
+-- field on a type with records, a new unique field with duplicates, a new reference to
+-- nothing: the change fails and nothing of it stays. A change that only relaxes a field
+-- (deprecated, no longer required) has nothing to check.
 create function rowguard.reindex_record_type() returns trigger
 language plpgsql
 security definer
@@ -284,6 +289,9 @@ as $$
 declare
   r record;
 begin
+  if tg_op = 'UPDATE' and new.is_unique = old.is_unique and new.case_insensitive = old.case_insensitive and (old.required or not new.required) then
+    return null;
+  end if;
   perform 1 from public.record_types where tenant_id = new.tenant_id and name = new.record_type for update;
   if new.target_type is not null then
     perform 1 from public.record_types where tenant_id = new.tenant_id and name = new.target_type for key share;
@@ -292,7 +300,7 @@ begin
     end if;
   end if;
   for r in select id, data from public.records where tenant_id = new.tenant_id and type = new.record_type loop
-    perform rowguard.index_record(new.tenant_id, new.record_type, r.id, r.data, true);
+    perform rowguard.index_record(new.tenant_id, new.record_type, r.id, r.data, true, new.name);
   end loop;
   return null;
 end
@@ -462,7 +470,7 @@ alter table outbox_events drop constraint outbox_events_type_check;
 alter table outbox_events add constraint outbox_events_type_check
   check (type ~ '^[a-z_]+\.[a-z_]+$' or type ~ '^record\.[a-z][a-z0-9_]{0,39}\.(created|updated|deleted)$');
 
-revoke all on function rowguard.index_record(uuid, text, uuid, jsonb, boolean) from public;
+revoke all on function rowguard.index_record(uuid, text, uuid, jsonb, boolean, text) from public;
 revoke all on function rowguard.index_record_trigger() from public;
 revoke all on function rowguard.reindex_record_type() from public;
 revoke all on function rowguard.delete_record_trigger() from public;

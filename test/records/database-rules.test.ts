@@ -228,6 +228,14 @@ describe('a type that changes', () => {
     const required = await failure(() => asTenant(app, a, () => addField(app, a, 'contact', { name: 'city', kind: 'text', required: true }, 1)));
     expect(required.code).toBe('RG010');
     await asTenant(app, a, () => addField(app, a, 'contact', { name: 'city', kind: 'text' }, 1), { commit: true });
+    // The new field is indexed for every record; the fields it had are left as they were.
+    const values = await asTenant(app, a, async () =>
+      (await app.query(`select field, count(*)::int as n, count(text_value)::int as set from record_values where tenant_id = $1 and type = 'contact' group by field order by field`, [a.tenantId])).rows,
+    );
+    expect(values).toEqual([
+      { field: 'city', n: 2, set: 0 },
+      { field: 'phone', n: 2, set: 2 },
+    ]);
   });
 
   it('serializes with writes: a duplicate written while a unique constraint is added cannot slip in', async () => {
