@@ -21,6 +21,7 @@ let setConfigKernel: Kernel;
 let limitedKernel: Kernel;
 let limitedSetConfigKernel: Kernel;
 let plain: pg.Pool;
+let appPool: pg.Pool;
 const tenant = randomUUID();
 let projectId: string;
 
@@ -35,7 +36,7 @@ beforeAll(async () => {
     u.port = String(proxyPort);
     return u.toString();
   };
-  const appPool = createPool({ connectionString: through(TEST_ROLES.app), max: 1, applicationName: 'counted' });
+  appPool = createPool({ connectionString: through(TEST_ROLES.app), max: 1, applicationName: 'counted' });
   const systemPool = createPool({ connectionString: db.ownerUrl, max: 1, applicationName: 'system' });
   plain = createPool({ connectionString: through(TEST_ROLES.app), max: 1, applicationName: 'counted plain' });
   const base = { appPool, systemPool, systemRole: TEST_ROLES.system, contextKey: db.contextKey };
@@ -105,6 +106,24 @@ describe('cost of tenant scoping on the wire', () => {
     await tx.query('select count(*) from tasks');
     await tx.last('select * from projects where id = $1', [projectId]);
     expect(counter.take()).toEqual({ statements: 6, roundTrips: 2, writes: 2 });
+  });
+
+  it("a held transaction that is one round trip, with 'set-config': no BEGIN or COMMIT, the Sync ends it", async () => {
+    const tx = limitedSetConfigKernel.holdTenant(tenant);
+    tx.prepend('select count(*)::int as n from projects where id = $1', [projectId]);
+    const { rows } = await tx.last('select name from projects where id = $1', [projectId]);
+    expect(rows[0]!.name).toBe('p');
+    expect(counter.take()).toEqual({ statements: 3, roundTrips: 1, writes: 1 });
+    // Two round trips still open with BEGIN and end with COMMIT, and the settings held in both.
+    const longer = limitedSetConfigKernel.holdTenant(tenant);
+    await longer.query('select count(*) from tasks');
+    const { rows: settings } = await longer.last("select current_setting('app.tenant_id') as tenant, current_setting('statement_timeout') as timeout");
+    expect(settings[0]).toEqual({ tenant, timeout: '30s' });
+    expect(counter.take()).toEqual({ statements: 5, roundTrips: 2, writes: 2 });
+    // Nothing of the implicit transaction is left on the connection (the pool's only one).
+    const { rows: after } = await appPool.query("select current_setting('app.tenant_id', true) as tenant, current_setting('statement_timeout') as timeout");
+    expect([after[0].tenant || '', after[0].timeout]).toEqual(['', '0']);
+    counter.take();
   });
 
   it('a held transaction: a prepended statement rides with the next one; when it fails, the next never runs', async () => {
@@ -199,6 +218,22 @@ describe('round trips of a request, from credential to COMMIT', () => {
   it('a read is one write to the socket: BEGIN, context, proof, principal check, statement, COMMIT', async () => {
     await send(credentials.jwt, 'GET', `/v1/projects/${projectId}`);
     expect(counter.take()).toEqual({ statements: 6, roundTrips: 1, writes: 1 });
+  });
+
+  it("with the service's default on plain PostgreSQL (set-config): a read is the settings, the inlined check and the statement, one implicit transaction", async () => {
+    const options = { kernel: limitedSetConfigKernel, log: pino({ level: 'silent' }), ready: async () => {}, verifyJwt: createJwtVerifier({ secret }), adminToken: undefined, bodyLimit: 64 * 1024, corsOrigins: [] };
+    const service = createApp(options);
+    const get = async (path: string) => {
+      const response = await service.request(path, { headers: { authorization: `Bearer ${credentials.jwt}` } });
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+    };
+    for (let i = 0; i < 2; i++) await get(`/v1/projects/${projectId}`); // statements prepared
+    counter.take();
+    await get(`/v1/projects/${projectId}`);
+    expect(counter.take()).toEqual({ statements: 3, roundTrips: 1, writes: 1 });
+    await get('/v1/projects?limit=2');
+    expect(counter.take()).toEqual({ statements: 3, roundTrips: 1, writes: 1 });
   });
 
   it('with an Idempotency-Key, a POST is the lookup (with the check), the write, and the stored response with the COMMIT', async () => {

@@ -63,6 +63,12 @@ export interface KernelOptions {
  */
 export interface Kernel {
   /**
+   * How this kernel sets the tenant context (`KernelOptions.tenantContext`): with `set-config`,
+   * settings stay on the server they are sent to (plain PostgreSQL); with `set-local`, Citus
+   * passes them on to its workers. A check that records settings of its own follows suit.
+   */
+  readonly tenantContext: 'set-local' | 'set-config';
+  /**
    * Runs `fn` in one transaction scoped to `tenantId`: row-level security shows and accepts
    * only that tenant's rows. Commits when `fn` resolves, rolls back when it throws.
    *
@@ -205,7 +211,8 @@ export function createKernel({
     tenantContext === 'set-config' ? implicitSettings(id) : [{ text: `SET LOCAL ${TENANT_SETTING} = '${id}'` }, ...setLocalLimits, ...setConfig(proofSettings(id))];
   const tenantOpening = (id: string) => [{ text: 'BEGIN' }, ...tenantSettings(id)];
 
-  const hold = (id: string) => new ScopedTransaction(appPool, tenantOpening(id), options, slotFor(id));
+  // With set_config, a transaction that is one round trip needs no BEGIN and COMMIT.
+  const hold = (id: string) => new ScopedTransaction(appPool, tenantOpening(id), options, slotFor(id), tenantContext === 'set-config' ? implicitSettings(id) : undefined);
 
   async function scoped<T>(tx: ScopedTransaction, fn: (tx: Transaction) => Promise<T>): Promise<T> {
     let result: T;
@@ -220,6 +227,8 @@ export function createKernel({
   }
 
   return {
+    tenantContext,
+
     // async: a bad tenant id rejects the promise instead of throwing synchronously.
     async withTenant(tenantId, fn) {
       return scoped(hold(parseTenantId(tenantId)), fn);
@@ -230,9 +239,7 @@ export function createKernel({
     },
 
     async tenantQuery(tenantId, text, values) {
-      const id = parseTenantId(tenantId);
-      if (tenantContext === 'set-config') return new ScopedTransaction(appPool, implicitSettings(id), options, slotFor(id)).last(text, values);
-      return hold(id).last(text, values);
+      return hold(parseTenantId(tenantId)).last(text, values);
     },
 
     queryWithoutTenant(text, values) {

@@ -61,9 +61,11 @@ interface Queued extends PipelineStatement {
  */
 export class ScopedTransaction implements HeldTransaction {
   private client: Promise<pg.PoolClient> | null = null;
-  private readonly queued: Queued[];
+  /** The opening statements, until the first statement takes them. */
+  private opening: readonly PipelineStatement[] | null;
+  private readonly queued: Queued[] = [];
   /** Opened with BEGIN; without it, the statements before one Sync form an implicit transaction. */
-  private readonly explicit: boolean;
+  private explicit = false;
   private state: 'open' | 'aborted' | 'closed' = 'open';
   private failure: unknown = null;
   private broken = false;
@@ -78,9 +80,14 @@ export class ScopedTransaction implements HeldTransaction {
     private readonly options: TransactionOptions,
     /** A per-tenant connection cap (TenantLimiter); none for system transactions. */
     private readonly acquireSlot?: AcquireSlot,
+    /**
+     * The opening when the whole transaction is one round trip (its first statement is `last`):
+     * without BEGIN, so that the statements before the Sync form an implicit transaction and
+     * neither BEGIN nor COMMIT is sent. Only settings that hold in one (set_config, not SET LOCAL).
+     */
+    private readonly openingAlone?: readonly PipelineStatement[],
   ) {
-    this.queued = [...opening];
-    this.explicit = opening.some((s) => s.text === 'BEGIN');
+    this.opening = opening;
   }
 
   prepend(text: string, values: readonly unknown[], onResult?: (result: pg.QueryResult) => void): void {
@@ -128,7 +135,12 @@ export class ScopedTransaction implements HeldTransaction {
       throw new TransactionStateError('TRANSACTION_ABORTED', 'an earlier statement failed; the transaction will roll back', { cause: this.failure });
     }
     assertStatementAllowed(text);
-    const statements: Queued[] = [...this.queued.splice(0), { text, values, wantResult: true, shape }];
+    const opening = this.opening === null ? [] : commit && this.openingAlone ? this.openingAlone : this.opening;
+    if (this.opening !== null) {
+      this.opening = null;
+      this.explicit = opening.some((s) => s.text === 'BEGIN');
+    }
+    const statements: Queued[] = [...opening, ...this.queued.splice(0), { text, values, wantResult: true, shape }];
     const client = await this.connection();
     const cache = this.cacheOf(client);
     // The caller's statements and the parameterized opening ones (set_config) are prepared;
