@@ -27,6 +27,7 @@ const CITUS_SUITES = [
   'test/jobs/webhooks.test.ts',
   'test/jobs/relay-races.test.ts',
   'test/timeouts.test.ts',
+  'test/principal-check.test.ts',
   'test/audit/probe.test.ts',
   'test/citus/scale-out.test.ts',
   'test/records/database-rules.test.ts',

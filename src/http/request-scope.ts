@@ -8,7 +8,7 @@ import { HttpProblem } from './problem.js';
  * A request's one tenant transaction, as handlers see it (`c.var.scope`). Nothing is sent
  * until the handler's first statement; the principal check travels ahead of it in the same
  * round trip and, when it fails, aborts the transaction before that statement runs. The check
- * is the database's (rowguard.enter_as_user / enter_as_key): it also records the permission,
+ * is the database's (rowguard.check_user or enter_as_user, enter_as_key): it also records the permission,
  * which restrictive policies hold every write to. `authorize` before the first statement makes
  * the check demand the route's permission; after it, the loaded principal is checked here.
  */
@@ -29,6 +29,12 @@ export class RequestScope {
     readonly requestId: string,
     /** The request's Idempotency-Key, when it has one: looked up before the handler's first statement. */
     private readonly idempotency: IdempotentRequest | null,
+    /**
+     * The user check of migration 0023: `rowguard.check_user`, inlined into its statement and
+     * recording the permission with set_config (plain PostgreSQL), or `rowguard.enter_as_user`,
+     * which records it with SET LOCAL on Citus.
+     */
+    private readonly userCheck: 'rowguard.check_user' | 'rowguard.enter_as_user',
   ) {
     this.tenantId = credential.tenantId;
     this.actor = credential.kind === 'user' ? `user:${credential.userId}` : `api_key:${credential.keyId}`;
@@ -126,7 +132,7 @@ export class RequestScope {
   private prependCheck(): void {
     const { credential } = this;
     if (credential.kind === 'user') {
-      this.tx.prepend('select member_id, role, permission from rowguard.enter_as_user($1, $2)', [credential.userId, this.needed], ({ rows }) => {
+      this.tx.prepend(`select member_id, role, permission from ${this.userCheck}($1, $2)`, [credential.userId, this.needed], ({ rows }) => {
         const row = rows[0] as { member_id: string; role: Role; permission: Permission };
         this.entered = { tenantId: this.tenantId, actor: this.actor, permission: row.permission, userId: credential.userId, memberId: row.member_id, role: row.role };
       });

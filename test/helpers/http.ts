@@ -27,9 +27,14 @@ export interface TestTenant {
   token: string;
 }
 
-/** The real app, in process, over a test database: requests go through app.request. */
+/**
+ * The real app, in process, over a test database: requests go through app.request. The
+ * kernel's tenant context is the service's default (`auto`): set_config on plain PostgreSQL,
+ * SET LOCAL on Citus.
+ */
 export function createHarness(db: TestDatabase, options: { jwt?: JwtOptions; app?: Partial<AppOptions>; kernel?: Parameters<TestDatabase['kernel']>[0] } = {}) {
-  const { kernel } = db.kernel(options.kernel);
+  const tenantContext = process.env.ROWGUARD_TEST_ON_CITUS === '1' ? 'set-local' : 'set-config';
+  const { kernel } = db.kernel({ tenantContext, ...options.kernel });
   const jwtSecret = randomBytes(32).toString('base64url');
   const adminToken = randomBytes(32).toString('base64url');
   const app = createApp({

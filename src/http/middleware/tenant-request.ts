@@ -30,10 +30,13 @@ export function tenantRequest({
   checks: MiddlewareHandler<AppEnv>[];
 }): MiddlewareHandler<AppEnv> {
   const checked = every(...checks);
+  // The permission the check records must reach wherever the policies run: set_config's, inlined
+  // into the statement, stays on this server (plain PostgreSQL); on Citus, SET LOCAL's.
+  const userCheck = kernel.tenantContext === 'set-config' ? 'rowguard.check_user' : 'rowguard.enter_as_user';
   return async (c, next) => {
     const credential = await verifyCredential(c, { kernel, verifyJwt });
     const idempotency = idempotentRequest(c, idempotencyTtlSeconds, () => c.get('oneTimeSecret') === true);
-    const scope = new RequestScope(kernel.holdTenant(credential.tenantId), credential, c.get('requestId'), idempotency);
+    const scope = new RequestScope(kernel.holdTenant(credential.tenantId), credential, c.get('requestId'), idempotency, userCheck);
     c.set('scope', scope);
     let failed = true;
     try {
