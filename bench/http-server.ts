@@ -5,14 +5,17 @@
 //                                    two statements as GET /v1/projects/:id (principal check,
 //                                    read) as V0: explicit tenant filters, tables without RLS,
 //                                    autocommit
-//   /set-config/v1/…                 the same API with ROWGUARD_TENANT_CONTEXT=set-config
-// The kernel settings are the service's defaults for a pool of 8 (loadConfig).
+//   /set-local/v1/…                  the same API with ROWGUARD_TENANT_CONTEXT=set-local (Citus's form:
+//                                    SET LOCAL statements, BEGIN and COMMIT, the PL/pgSQL user check)
+// The kernel settings are the service's defaults for a pool of 8 (loadConfig); the tenant
+// context resolved as the service resolves `auto`.
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load-config.js';
 import { readContextKey } from '../packages/kernel/src/db/context-proof.js';
 import { createKernel, type Kernel } from '../packages/kernel/src/db/kernel.js';
 import { createPool } from '../packages/kernel/src/db/pool.js';
+import { resolveTenantContext } from '../src/kernel-from-config.js';
 import { createApp } from '../src/http/app.js';
 import { createJwtVerifier } from '../src/http/auth/jwt-verifier.js';
 import { HttpProblem } from '../src/http/problem.js';
@@ -46,9 +49,9 @@ const api = (kernel: Kernel) =>
     bodyLimit: defaults.bodyLimit,
     corsOrigins: [],
   });
-const kernel = kernelFor(defaults.tenantContext);
+const kernel = kernelFor(await resolveTenantContext(defaults.tenantContext, systemPool));
 const app = api(kernel);
-app.route('/set-config', api(kernelFor('set-config')));
+app.route('/set-local', api(kernelFor('set-local')));
 app.get('/bench/hello', (c) => c.text('hello'));
 const verifyJwt = createJwtVerifier({ secret });
 app.get('/bench/floor/projects/:id', async (c) => {

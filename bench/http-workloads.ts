@@ -10,7 +10,7 @@ export type Route =
   | 'hello (ceiling)'
   | 'GET project, floor route'
   | 'GET project by id'
-  | 'GET project by id, set-config'
+  | 'GET project by id, set-local'
   | 'GET 20 projects'
   | 'POST project'
   | 'hand-written GET by id'
@@ -24,7 +24,7 @@ export const ROUTES: Route[] = [
   'hello (ceiling)',
   'GET project, floor route',
   'GET project by id',
-  'GET project by id, set-config',
+  'GET project by id, set-local',
   'GET 20 projects',
   'POST project',
   'hand-written GET by id',
@@ -121,8 +121,8 @@ async function requests(keys: readonly Key[], records: readonly RecordKey[] = []
         return get(`/bench/floor/projects/${key.id}`);
       case 'GET project by id':
         return get(`/v1/projects/${key.id}`);
-      case 'GET project by id, set-config':
-        return get(`/set-config/v1/projects/${key.id}`);
+      case 'GET project by id, set-local':
+        return get(`/set-local/v1/projects/${key.id}`);
       case 'GET 20 projects':
         return get('/v1/projects?limit=20');
       case 'POST project':

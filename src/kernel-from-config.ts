@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Config } from './config/load-config.js';
-import { createKernel, createPool, type Kernel, readContextKey } from '@rowguard/kernel';
+import { createKernel, createPool, isCitus, type Kernel, readContextKey } from '@rowguard/kernel';
 import type { DatabaseTarget } from './database-target.js';
 
 export interface ConfiguredKernel {
@@ -40,7 +40,7 @@ export async function kernelFromConfig(
       systemPool,
       systemRole: config.systemRole,
       prepare: config.prepare,
-      tenantContext: config.tenantContext,
+      tenantContext: await resolveTenantContext(config.tenantContext, systemPool),
       statementTimeout: config.statementTimeout,
       lockTimeout: config.lockTimeout,
       idleInTransactionTimeout: config.idleInTransactionTimeout,
@@ -52,5 +52,16 @@ export async function kernelFromConfig(
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+/** `auto`: set_config on plain PostgreSQL (fewer statements); SET LOCAL on Citus, the form it sends on to the workers. */
+export async function resolveTenantContext(configured: Config['tenantContext'], pool: pg.Pool): Promise<'set-local' | 'set-config'> {
+  if (configured !== 'auto') return configured;
+  const client = await pool.connect();
+  try {
+    return (await isCitus(client)) ? 'set-local' : 'set-config';
+  } finally {
+    client.release();
   }
 }

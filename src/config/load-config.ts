@@ -21,7 +21,7 @@ const schema = z.object({
   ROWGUARD_SYSTEM_ROLE: roleName.default('rowguard_system'),
   ROWGUARD_DB_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
   ROWGUARD_DB_PREPARE: z.enum(['true', 'false']).default('true'),
-  ROWGUARD_TENANT_CONTEXT: z.enum(['set-local', 'set-config']).default('set-local'),
+  ROWGUARD_TENANT_CONTEXT: z.enum(['auto', 'set-local', 'set-config']).default('auto'),
   ROWGUARD_STATEMENT_TIMEOUT: z.coerce.number().int().min(0).max(86_400_000).default(30_000),
   ROWGUARD_LOCK_TIMEOUT: z.coerce.number().int().min(0).max(86_400_000).default(10_000),
   ROWGUARD_IDLE_IN_TRANSACTION_TIMEOUT: z.coerce.number().int().min(0).max(86_400_000).default(5_000),
@@ -74,8 +74,11 @@ export interface Config {
   readonly poolSize: number;
   /** Named prepared statements per connection; turn off behind PgBouncer older than 1.21. */
   readonly prepare: boolean;
-  /** `set-local` (works on Citus) or `set-config` (one statement less, plain PostgreSQL only). */
-  readonly tenantContext: 'set-local' | 'set-config';
+  /**
+   * `set-local` (works on Citus), `set-config` (fewer statements, plain PostgreSQL only), or
+   * `auto`: `set-local` on Citus, `set-config` elsewhere, decided when the kernel is built.
+   */
+  readonly tenantContext: 'auto' | 'set-local' | 'set-config';
   /** Per-transaction statement_timeout and lock_timeout in ms; 0 leaves the server's setting. */
   readonly statementTimeout: number;
   readonly lockTimeout: number;
