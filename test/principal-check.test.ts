@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernel } from '../packages/kernel/src/db/kernel.js';
+import { resolveTenantContext } from '../src/kernel-from-config.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 
 // The user's principal check comes in two forms over one set of rules (migration 0023):
@@ -88,5 +89,13 @@ describe('the user principal check', () => {
     const entered = await outcome('rowguard.enter_as_user', active, 'member-user', 'write');
     expect(entered.settings).toMatchObject({ permission: 'write' });
     expect(await outcome('rowguard.enter_as_user', active, 'viewer-user', 'write')).toEqual({ refused: 'RG003' });
+  });
+});
+
+describe("the service's tenant context, auto by default", () => {
+  it('is set-config on plain PostgreSQL (check_user), SET LOCAL on Citus (enter_as_user); an explicit choice is kept', async () => {
+    const { systemPool } = db.kernel();
+    expect(await resolveTenantContext('auto', systemPool)).toBe(onCitus ? 'set-local' : 'set-config');
+    expect(await resolveTenantContext('set-local', systemPool)).toBe('set-local');
   });
 });
