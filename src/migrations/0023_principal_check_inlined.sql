@@ -1,25 +1,25 @@
--- The user's principal check (migrations 0014 and 0017) at the cost of a join. As a PL/pgSQL
--- function it cost about 35 µs of PostgreSQL CPU per request, the plain join about 12 µs
--- (measured on PostgreSQL 18, one connection, 20,000 requests): the function call, its two
--- queries through SPI, RETURN QUERY and the search_path it pins. A SQL function that is
--- STABLE, not STRICT and pins no setting is inlined by the planner into the statement that
--- calls it, so the check runs as a join of the caller's own statement.
+-- The user's principal check (migrations 0014 and 0017) at the cost of a join, on plain
+-- PostgreSQL. As a PL/pgSQL function it cost about 35 µs of PostgreSQL CPU per request, the
+-- plain join about 12 µs (measured on PostgreSQL 18, one connection, 20,000 requests): the
+-- function call, its two queries through SPI, RETURN QUERY and the search_path it pins. A SQL
+-- function that is STABLE, not STRICT and pins no setting is inlined by the planner into the
+-- statement that calls it, so the check runs as a join of the caller's own statement.
 --
--- rowguard.user_grant: the rules, once. The tenant must exist and be active, the user an
---   active member; the member's role gives the permission, which must reach `needed`.
---   Refusals raise RG001 (not a member, or unknown tenant), RG002 (tenant suspended), RG003
---   (below the permission needed), as before.
--- rowguard.check_user: user_grant, recording the permission and the member with set_config.
---   For plain PostgreSQL: set_config stays on the server it runs on, so on Citus the workers
---   would see no permission, and the restrictive permission policies would allow every
---   write there. It refuses to run on Citus (RG004) rather than let that happen.
--- rowguard.enter_as_user: user_grant, recording them with SET LOCAL on Citus (which passes
---   it on to the workers) and with set_config elsewhere. Works everywhere; the service calls
---   it when its tenant context is SET LOCAL (always on Citus).
+-- rowguard.check_user has the rules of rowguard.enter_as_user: the tenant must exist and be
+-- active, the user an active member; the member's role gives the permission, which must reach
+-- `needed`; refusals raise RG001 (not a member, or unknown tenant), RG002 (tenant suspended),
+-- RG003 (below the permission needed). It records the permission and the member with
+-- set_config, which stays on the server it runs on: on Citus the workers would see no
+-- permission, and the restrictive permission policies would allow every write there. Citus
+-- 13.2 cannot plan its join (0A000); should a later version plan it, it refuses to run there
+-- (RG004). On Citus the service calls rowguard.enter_as_user instead, which
+-- records them with SET LOCAL and whose statements name the tenant so that Citus routes them
+-- to one shard. test/principal-check.test.ts holds the two to the same answers over every
+-- tenant status, membership and needed permission.
 --
--- The bodies name every table and function with its schema: an inlined function cannot pin
--- a search_path. Operators resolve in pg_catalog first, and the app role cannot create
--- objects in any schema (the audit's app-role-excess-privileges).
+-- The body names every table and function with its schema: an inlined function cannot pin a
+-- search_path. Operators resolve in pg_catalog first, and the app role cannot create objects
+-- in any schema (the audit's app-role-excess-privileges).
 
 create function rowguard.refuse(code text, message text) returns text
 language plpgsql
@@ -31,59 +31,27 @@ begin
 end
 $$;
 
-create function rowguard.user_grant(user_id text, needed text)
+create function rowguard.check_user(user_id text, needed text)
 returns table (member_id uuid, role text, permission text)
 language sql
 stable
 as $$
   select m.id, m.role,
     case
+      when pg_catalog.to_regclass('pg_catalog.pg_dist_partition') is not null then rowguard.refuse('RG004', 'rowguard.check_user does not reach the Citus workers: use rowguard.enter_as_user')
       when t.status is null or m.id is null or m.status <> 'active' then rowguard.refuse('RG001', 'not an active member of this tenant')
       when t.status <> 'active' then rowguard.refuse('RG002', 'tenant suspended')
       when rowguard.permission_level(g.permission) < rowguard.permission_level(needed) then rowguard.refuse('RG003', 'needs the ' || needed || ' permission')
-      else g.permission
+      when pg_catalog.set_config('rowguard.permission', g.permission, true) is not null
+        and pg_catalog.set_config('rowguard.member_id', m.id::text, true) is not null then g.permission
     end
   from (select nullif(pg_catalog.current_setting('app.tenant_id', true), '')::uuid as id) tenant
   left join public.tenants t on t.id = tenant.id
-  left join public.team_members m on m.tenant_id = tenant.id and m.user_id = user_grant.user_id
+  left join public.team_members m on m.tenant_id = tenant.id and m.user_id = check_user.user_id
   cross join lateral (
     select case m.role when 'viewer' then 'read' when 'member' then 'write' when 'admin' then 'manage' else 'owner' end as permission
   ) g
 $$;
 
-create function rowguard.check_user(user_id text, needed text)
-returns table (member_id uuid, role text, permission text)
-language sql
-stable
-as $$
-  select g.member_id, g.role,
-    case
-      when pg_catalog.to_regclass('pg_catalog.pg_dist_partition') is not null then rowguard.refuse('RG004', 'rowguard.check_user does not reach the Citus workers: use rowguard.enter_as_user')
-      when pg_catalog.set_config('rowguard.permission', g.permission, true) is not null
-        and pg_catalog.set_config('rowguard.member_id', g.member_id::text, true) is not null then g.permission
-    end
-  from rowguard.user_grant(check_user.user_id, check_user.needed) g
-$$;
-
-create or replace function rowguard.enter_as_user(user_id text, needed text)
-returns table (member_id uuid, role text, permission text)
-language plpgsql
-volatile
-set search_path = pg_catalog, pg_temp
-as $$
-declare
-  granted record;
-begin
-  select g.member_id, g.role, g.permission into granted from rowguard.user_grant(enter_as_user.user_id, enter_as_user.needed) g;
-  if to_regclass('pg_catalog.pg_dist_partition') is not null then
-    execute format('set local rowguard.permission = %L', granted.permission);
-    execute format('set local rowguard.member_id = %L', granted.member_id);
-  else
-    perform set_config('rowguard.permission', granted.permission, true), set_config('rowguard.member_id', granted.member_id::text, true);
-  end if;
-  return query select granted.member_id, granted.role, granted.permission;
-end
-$$;
-
-revoke all on function rowguard.refuse(text, text), rowguard.user_grant(text, text), rowguard.check_user(text, text) from public;
-grant execute on function rowguard.refuse(text, text), rowguard.user_grant(text, text), rowguard.check_user(text, text) to :"app_role";
+revoke all on function rowguard.refuse(text, text), rowguard.check_user(text, text) from public;
+grant execute on function rowguard.refuse(text, text), rowguard.check_user(text, text) to :"app_role";
