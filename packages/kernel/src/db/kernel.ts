@@ -172,11 +172,8 @@ export function createKernel({
 
   // Transaction-local settings as one prepared statement of set_config calls (is_local =
   // true), sent in the same round trip as BEGIN. The names are constants, so the text is the
-  // same for every tenant and the statement is prepared once per connection.
-  const setConfig = (settings: readonly (readonly [string, string])[]): PipelineStatement[] =>
-    settings.length === 0
-      ? []
-      : [{ text: `select ${settings.map(([name], i) => `set_config('${name}', $${i + 1}, true)`).join(', ')}`, values: settings.map(([, value]) => value) }];
+  // same for every tenant: built once here, prepared once per connection.
+  const setConfigText = (names: readonly string[]) => `select ${names.map((name, i) => `set_config('${name}', $${i + 1}, true)`).join(', ')}`;
   const limits = [
     ...(statementTimeout > 0 ? [['statement_timeout', `${Math.round(statementTimeout)}ms`] as const] : []),
     ...(lockTimeout > 0 ? [['lock_timeout', `${Math.round(lockTimeout)}ms`] as const] : []),
@@ -203,16 +200,25 @@ export function createKernel({
     }
     return proof;
   };
-  const proofSettings = (id: string) => (contextKey ? [[PROOF_SETTING, id ? proofOf(id) : ''] as const] : []);
+  const proofValue = (id: string) => (id ? proofOf(id) : '');
+  const proofStatement = contextKey ? setConfigText([PROOF_SETTING]) : null;
   // Statements before one Sync form an implicit transaction: set_config(…, true) settings end
   // at the Sync, so a single statement needs no BEGIN or COMMIT. (SET LOCAL there would log a warning.)
-  const implicitSettings = (id: string) => setConfig([[TENANT_SETTING, id], ...proofSettings(id), ...limits]);
-  const tenantSettings = (id: string): PipelineStatement[] =>
-    tenantContext === 'set-config' ? implicitSettings(id) : [{ text: `SET LOCAL ${TENANT_SETTING} = '${id}'` }, ...setLocalLimits, ...setConfig(proofSettings(id))];
-  const tenantOpening = (id: string) => [{ text: 'BEGIN' }, ...tenantSettings(id)];
+  const implicitStatement = setConfigText([TENANT_SETTING, ...(contextKey ? [PROOF_SETTING] : []), ...limits.map(([name]) => name)]);
+  const limitValues = limits.map(([, value]) => value);
+  const implicitSettings = (id: string): PipelineStatement => ({ text: implicitStatement, values: contextKey ? [id, proofValue(id), ...limitValues] : [id, ...limitValues] });
+  const BEGIN = { text: 'BEGIN' };
+  const tenantOpening = (id: string): PipelineStatement[] =>
+    tenantContext === 'set-config'
+      ? [BEGIN, implicitSettings(id)]
+      : [BEGIN, { text: `SET LOCAL ${TENANT_SETTING} = '${id}'` }, ...setLocalLimits, ...(proofStatement ? [{ text: proofStatement, values: [proofValue(id)] }] : [])];
 
   // With set_config, a transaction that is one round trip needs no BEGIN and COMMIT.
-  const hold = (id: string) => new ScopedTransaction(appPool, tenantOpening(id), options, slotFor(id), tenantContext === 'set-config' ? implicitSettings(id) : undefined);
+  const hold = (id: string) => {
+    if (tenantContext === 'set-local') return new ScopedTransaction(appPool, tenantOpening(id), options, slotFor(id));
+    const settings = implicitSettings(id);
+    return new ScopedTransaction(appPool, [BEGIN, settings], options, slotFor(id), [settings]);
+  };
 
   async function scoped<T>(tx: ScopedTransaction, fn: (tx: Transaction) => Promise<T>): Promise<T> {
     let result: T;
@@ -243,7 +249,7 @@ export function createKernel({
     },
 
     queryWithoutTenant(text, values) {
-      return new ScopedTransaction(appPool, implicitSettings(''), options).last(text, values);
+      return new ScopedTransaction(appPool, [implicitSettings('')], options).last(text, values);
     },
 
     withoutTenant(fn) {
