@@ -144,8 +144,12 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
   app.notFound((c) => problemResponse(c, new HttpProblem('NOT_FOUND'), { requestId: c.get('requestId') }));
 
   app.onError((error, c) => {
-    if (error instanceof IdempotentReplay) return error.response();
     const requestId = c.get('requestId');
+    if (error instanceof IdempotentReplay) {
+      const replayed = error.response();
+      replayed.headers.set('X-Request-Id', requestId);
+      return replayed;
+    }
     const problem =
       problemFromError(error) ??
       (error instanceof HTTPException && error.status < 500 ? new HttpProblem('BAD_REQUEST') : null);

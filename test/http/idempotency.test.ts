@@ -24,6 +24,9 @@ describe('Idempotency-Key', () => {
     expect(second.headers.get('idempotent-replayed')).toBe('true');
     expect(second.headers.get('etag')).toBe(first.headers.get('etag'));
     expect(second.headers.get('location')).toBe(first.headers.get('location'));
+    // The replay is the retry's own response: its own request id, not the stored one.
+    expect(second.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(second.headers.get('x-request-id')).not.toBe(first.headers.get('x-request-id'));
     expect(first.headers.get('idempotent-replayed')).toBeNull();
     expect(await count(a, 'Once')).toBe(1);
     const audit = await context.h.call('GET', `/v1/audit-log?entity_id=${first.body.id}`, { token: a.token });

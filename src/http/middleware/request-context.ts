@@ -18,10 +18,12 @@ export function requestContext(log: Logger): MiddlewareHandler<AppEnv> {
     // error paths add the request id to their own line.
     c.set('requestId', requestId);
     c.set('log', log);
+    // Every response made through the context carries it; the one made elsewhere (a replayed
+    // Idempotency-Key response) sets it itself. Reading c.res.headers here would make the
+    // Node adapter build a full web Response for every request.
     c.header('X-Request-Id', requestId);
     const started = performance.now();
     await next();
-    c.res.headers.set('X-Request-Id', requestId);
     const scope = c.get('scope');
     log.info(
       {
