@@ -5,12 +5,14 @@ import { IdempotentReplay, lookUpStoredResponse, type IdempotentRequest, type St
 import { HttpProblem } from './problem.js';
 
 /**
- * A request's one tenant transaction, as handlers see it (`c.var.scope`). Nothing is sent
- * until the handler's first statement; the principal check travels ahead of it in the same
- * round trip and, when it fails, aborts the transaction before that statement runs. The check
- * is the database's (rowguard.check_user or enter_as_user, enter_as_key): it also records the permission,
- * which restrictive policies hold every write to. `authorize` before the first statement makes
- * the check demand the route's permission; after it, the loaded principal is checked here.
+ * A request's one tenant transaction, as handlers see it: the `scope` variable, read with
+ * `c.get('scope')` (Hono's `c.var` builds an object of every variable on each access).
+ * Nothing is sent until the handler's first statement; the principal check travels ahead of
+ * it in the same round trip and, when it fails, aborts the transaction before that statement
+ * runs. The check is the database's (rowguard.check_user or enter_as_user, enter_as_key): it
+ * also records the permission, which restrictive policies hold every write to. `authorize`
+ * before the first statement makes the check demand the route's permission; after it, the
+ * loaded principal is checked here.
  */
 export class RequestScope {
   readonly tenantId: string;

@@ -74,7 +74,7 @@ const etag = (row: Row) => (row.version === undefined ? undefined : `"${row.vers
 
 /**
  * Registers list, get, create, update and delete routes for one tenant table. Every handler
- * runs in the request's one tenant transaction (`c.var.scope`), authorizing first so that the
+ * runs in the request's one tenant transaction (`c.get('scope')`), authorizing first so that the
  * database's principal check demands the route's permission; the tenant id is written from
  * the credential, never taken from the request; every write appends its audit entry and
  * events in the same transaction, as its last statement.
@@ -134,7 +134,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
     }),
     async (c) => {
       const query = c.req.valid('query') as Record<string, unknown> & { limit: number; cursor?: string };
-      const scope = c.var.scope;
+      const scope = c.get('scope');
       scope.authorize(def.read);
       const conditions = Object.entries(def.filters ?? {}).flatMap(([key, filter]) => (query[key] === undefined ? [] : [{ sql: filter.sql, value: query[key] }]));
       const { text, values } = sql.list(scope.tenantId, conditions, query);
@@ -155,8 +155,8 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
     }),
     async (c) => {
       const id = pathId(c);
-      c.var.scope.authorize(def.read);
-      const row = await readRow(c.var.scope, id);
+      c.get('scope').authorize(def.read);
+      const row = await readRow(c.get('scope'), id);
       c.header('ETag', etag(row));
       return c.json(present(row), 200);
     },
@@ -176,7 +176,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
       }),
       async (c) => {
         const input = c.req.valid('json') as Row;
-        const scope = c.var.scope;
+        const scope = c.get('scope');
         scope.authorize(def.write);
         const { values, extra = {} } = def.prepareCreate ? await def.prepareCreate(input, scope) : { values: input };
         const insert = sql.insert(scope.tenantId, values);
@@ -213,7 +213,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
         const id = pathId(c);
         const expected = ifMatch(c);
         const input = c.req.valid('json') as Row;
-        const scope = c.var.scope;
+        const scope = c.get('scope');
         scope.authorize(def.write);
         const current = await lockForChange(scope, id, expected);
         const values = def.prepareUpdate ? await def.prepareUpdate(input, current, scope) : input;
@@ -251,7 +251,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
       async (c) => {
         const id = pathId(c);
         const expected = ifMatch(c);
-        const scope = c.var.scope;
+        const scope = c.get('scope');
         scope.authorize(def.write);
         const current = await lockForChange(scope, id, expected);
         await def.beforeDelete?.(current, scope);

@@ -87,7 +87,7 @@ export function registerTenantOpenApi(app: OpenAPIHono<AppEnv>, info: Parameters
     responses: { 200: { description: 'An OpenAPI 3.1 document', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } }, ...problemSchemas.read },
   });
   app.openapi(route, async (c) => {
-    const scope = c.var.scope;
+    const scope = c.get('scope');
     scope.authorize('read');
     const { rows } = await scope.last<StoredRecordType>(`select ${TYPE_COLUMNS} from record_types t where t.tenant_id = $1 order by t.name limit 1000`, [scope.tenantId]);
     base ??= app.getOpenAPI31Document(info);

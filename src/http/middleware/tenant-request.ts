@@ -9,7 +9,7 @@ import { RequestScope } from '../request-scope.js';
 
 /**
  * The tenant API's one middleware: credential → one scoped transaction → handler → response.
- * It verifies the credential, gives the handler its request scope (`c.var.scope`: a tenant
+ * It verifies the credential, gives the handler its request scope (`c.get('scope')`: a tenant
  * transaction that opens at the first statement, with the principal check riding ahead of
  * it), runs the request checks that need no database (body, webhook destination: a DNS
  * answer must never hold a pooled connection), looks up an Idempotency-Key before the route

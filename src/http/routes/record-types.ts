@@ -154,7 +154,7 @@ export function registerRecordTypeRoutes(app: OpenAPIHono<AppEnv>): void {
     }),
     async (c) => {
       const query = c.req.valid('query');
-      const scope = c.var.scope;
+      const scope = c.get('scope');
       scope.authorize('read');
       const values: unknown[] = [scope.tenantId];
       const { after, column, orderAndLimit } = keyset(query, values, 't.');
@@ -176,8 +176,8 @@ export function registerRecordTypeRoutes(app: OpenAPIHono<AppEnv>): void {
     }),
     async (c) => {
       const { name } = c.req.valid('param');
-      c.var.scope.authorize('read');
-      const type = await loadRecordType(c.var.scope, name);
+      c.get('scope').authorize('read');
+      const type = await loadRecordType(c.get('scope'), name);
       if (!type) throw notFound();
       c.header('ETag', `"${type.version}"`);
       return c.json(present(type), 200);
@@ -196,7 +196,7 @@ export function registerRecordTypeRoutes(app: OpenAPIHono<AppEnv>): void {
     }),
     async (c) => {
       const { name } = c.req.valid('param');
-      const scope = c.var.scope;
+      const scope = c.get('scope');
       scope.authorize('read');
       const { rows } = await scope.last(
         `select version, json_schema, fields, changed_by, created_at from record_type_versions where tenant_id = $1 and record_type = $2 order by version desc limit 1000`,
@@ -225,7 +225,7 @@ export function registerRecordTypeRoutes(app: OpenAPIHono<AppEnv>): void {
     }),
     async (c) => {
       const body = c.req.valid('json') as z.infer<typeof createBody>;
-      const scope = c.var.scope;
+      const scope = c.get('scope');
       scope.authorize('manage');
       const fields = body.fields.map(asDefinition);
       checkDefinition(body.json_schema, fields);
@@ -270,7 +270,7 @@ export function registerRecordTypeRoutes(app: OpenAPIHono<AppEnv>): void {
       const { name } = c.req.valid('param');
       const body = c.req.valid('json') as z.infer<typeof updateBody>;
       const expected = ifMatch(c);
-      const scope = c.var.scope;
+      const scope = c.get('scope');
       scope.authorize('manage');
       // Locked: records being written under the type finish first, later ones wait.
       const current = await loadRecordType(scope, name, { lock: true });
@@ -355,7 +355,7 @@ export function registerRecordTypeRoutes(app: OpenAPIHono<AppEnv>): void {
     }),
     async (c) => {
       const { name } = c.req.valid('param');
-      const scope = c.var.scope;
+      const scope = c.get('scope');
       scope.authorize('manage');
       const current = await loadRecordType(scope, name, { lock: true });
       if (!current) throw notFound();

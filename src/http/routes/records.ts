@@ -77,7 +77,7 @@ export function registerRecordRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const { type: name } = c.req.valid('param');
       const query = c.req.valid('query') as { limit: number; cursor?: string };
-      const scope = c.var.scope;
+      const scope = c.get('scope');
       scope.authorize('read');
       const type = await recordType(scope, name);
       const values: unknown[] = [scope.tenantId, name];
@@ -107,7 +107,7 @@ export function registerRecordRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const id = pathId(c);
       const { type } = c.req.valid('param');
-      const scope = c.var.scope;
+      const scope = c.get('scope');
       scope.authorize('read');
       const { rows } = await scope.last<Row>(`select ${COLUMNS} from records r where r.tenant_id = $1 and r.type = $2 and r.id = $3`, [scope.tenantId, type, id]);
       if (!rows[0]) throw new HttpProblem('NOT_FOUND');
@@ -130,7 +130,7 @@ export function registerRecordRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const { type: name } = c.req.valid('param');
       const { data } = c.req.valid('json') as z.infer<typeof recordBody>;
-      const scope = c.var.scope;
+      const scope = c.get('scope');
       scope.authorize('write');
       const type = await recordType(scope, name);
       validateRecordData(scope.tenantId, type, data);
@@ -159,7 +159,7 @@ export function registerRecordRoutes(app: OpenAPIHono<AppEnv>): void {
       const { type: name } = c.req.valid('param');
       const { data: patch } = c.req.valid('json') as z.infer<typeof recordBody>;
       const expected = ifMatch(c);
-      const scope = c.var.scope;
+      const scope = c.get('scope');
       scope.authorize('write');
       const type = await recordType(scope, name);
       const current = (await scope.query<Row>(`select ${COLUMNS} from records r where r.tenant_id = $1 and r.type = $2 and r.id = $3 for update`, [scope.tenantId, name, id])).rows[0];
@@ -197,7 +197,7 @@ export function registerRecordRoutes(app: OpenAPIHono<AppEnv>): void {
       const id = pathId(c);
       const { type: name } = c.req.valid('param');
       const expected = ifMatch(c);
-      const scope = c.var.scope;
+      const scope = c.get('scope');
       scope.authorize('write');
       const current = (await scope.query<Row>(`select ${COLUMNS} from records r where r.tenant_id = $1 and r.type = $2 and r.id = $3 for update`, [scope.tenantId, name, id])).rows[0];
       if (!current) throw new HttpProblem('NOT_FOUND');

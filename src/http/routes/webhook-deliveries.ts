@@ -51,7 +51,7 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const webhookId = pathId(c);
       const query = c.req.valid('query');
-      const scope = c.var.scope;
+      const scope = c.get('scope');
       scope.authorize('manage');
       await endpoint(scope, webhookId);
       const values: unknown[] = [scope.tenantId, webhookId];
@@ -87,7 +87,7 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>): void {
     }),
     async (c) => {
       const webhookId = pathId(c);
-      const scope = c.var.scope;
+      const scope = c.get('scope');
       scope.authorize('manage');
       if (!(await endpoint(scope, webhookId)).enabled) throw new HttpProblem('ENDPOINT_DISABLED');
       // The app role may write the outbox but not read it, so the id is made here.
@@ -118,7 +118,7 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const webhookId = pathId(c);
       const deliveryId = pathId(c, 'deliveryId');
-      const scope = c.var.scope;
+      const scope = c.get('scope');
       scope.authorize('manage');
       const { rows } = await scope.query<{ status: string }>('select status from webhook_deliveries where tenant_id = $1 and id = $2 and webhook_id = $3 for update', [scope.tenantId, deliveryId, webhookId]);
       if (!rows[0]) throw notFound();
@@ -142,7 +142,7 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const webhookId = pathId(c);
       const secret = newWebhookSecret();
-      const scope = c.var.scope;
+      const scope = c.get('scope');
       scope.authorize('manage');
       const { rows } = await scope.query<{ previous_secret_expires_at: Date }>(
         `update webhooks set previous_secret = secret, previous_secret_expires_at = now() + interval '24 hours', secret = $2
