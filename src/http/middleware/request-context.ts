@@ -24,6 +24,8 @@ export function requestContext(log: Logger): MiddlewareHandler<AppEnv> {
     c.header('X-Request-Id', requestId);
     const started = performance.now();
     await next();
+    // Below info (warn, silent) the line is never written: its fields are not gathered either.
+    if (!log.isLevelEnabled('info')) return;
     const scope = c.get('scope');
     log.info(
       {
