@@ -55,10 +55,20 @@ export function keyset(page: { limit: number; cursor?: string }, values: unknown
   };
 }
 
-/** The page of `rows` (read with `keyset`), without the cursor column, and the next cursor. */
-export function pageOf<T extends Record<string, unknown>>(rows: T[], limit: number, idOf: (row: T) => unknown = (row) => row.id): { data: Omit<T, '_cursor'>[]; next_cursor: string | null } {
+const withoutCursor = <T extends Record<string, unknown>>({ _cursor, ...rest }: T): Omit<T, '_cursor'> => rest;
+
+/**
+ * The page of `rows` (read with `keyset`), each row without the cursor column (or as `present`
+ * shows it, which must drop that column), and the next cursor.
+ */
+export function pageOf<T extends Record<string, unknown>, P = Omit<T, '_cursor'>>(
+  rows: T[],
+  limit: number,
+  idOf: (row: T) => unknown = (row) => row.id,
+  present: (row: T) => P = withoutCursor as (row: T) => P,
+): { data: P[]; next_cursor: string | null } {
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   const next = rows.length > limit && last ? encodeCursor({ createdAt: last._cursor as string, id: idOf(last) as string }) : null;
-  return { data: page.map(({ _cursor, ...rest }) => rest), next_cursor: next };
+  return { data: page.map(present), next_cursor: next };
 }

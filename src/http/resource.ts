@@ -138,8 +138,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
       scope.authorize(def.read);
       const conditions = Object.entries(def.filters ?? {}).flatMap(([key, filter]) => (query[key] === undefined ? [] : [{ sql: filter.sql, value: query[key] }]));
       const { text, values } = sql.list(scope.tenantId, conditions, query);
-      const page = pageOf((await scope.last(text, values)).rows, query.limit);
-      return c.json({ data: page.data.map(present), next_cursor: page.next_cursor }, 200);
+      return c.json(pageOf((await scope.last(text, values)).rows, query.limit, undefined, present), 200);
     },
   );
 
