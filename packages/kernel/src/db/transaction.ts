@@ -56,7 +56,9 @@ interface Queued extends PipelineStatement {
 /**
  * One transaction on one pooled connection. Nothing is sent until the first statement:
  * then BEGIN, the scope-setting statements and whatever was prepended travel in the same
- * round trip as it. Whether a statement commits is decided here alone: `last` and `end`.
+ * round trip as it (when that first statement is also the last and the settings allow it,
+ * without BEGIN: an implicit transaction). Whether a statement commits is decided here alone:
+ * `last` and `end`.
  * The connection goes back to the pool only outside a transaction; otherwise it is destroyed.
  */
 export class ScopedTransaction implements HeldTransaction {
