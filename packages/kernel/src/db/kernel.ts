@@ -66,6 +66,9 @@ export interface Kernel {
    * How this kernel sets the tenant context (`KernelOptions.tenantContext`): with `set-config`,
    * settings stay on the server they are sent to (plain PostgreSQL); with `set-local`, Citus
    * passes them on to its workers. A check that records settings of its own follows suit.
+   *
+   * @example
+   * const check = kernel.tenantContext === 'set-config' ? 'rowguard.check_user' : 'rowguard.enter_as_user';
    */
   readonly tenantContext: 'set-local' | 'set-config';
   /**
