@@ -18,15 +18,21 @@ export class ResourceSql {
   private readonly table: string;
   /** The columns read: the public fields, and the version when the table has one. */
   readonly columns: string;
+  // Built once: a text built per request is a new string, hashed again by every lookup on the
+  // way (statement guard, statement cache).
+  private readonly readById: string;
+  private readonly lockById: string;
 
   constructor(table: string, fields: readonly string[], versioned: boolean) {
     this.table = quoteIdent(table);
     this.columns = [...fields, ...(versioned ? ['version'] : [])].map(quoteIdent).join(', ');
+    this.readById = `select ${this.columns} from ${this.table} where tenant_id = $1 and id = $2`;
+    this.lockById = `${this.readById} for update`;
   }
 
   /** One row by id; `forUpdate` locks it until the transaction ends. */
   byId(tenantId: string, id: string, { forUpdate = false } = {}): Statement {
-    return { text: `select ${this.columns} from ${this.table} where tenant_id = $1 and id = $2${forUpdate ? ' for update' : ''}`, values: [tenantId, id] };
+    return { text: forUpdate ? this.lockById : this.readById, values: [tenantId, id] };
   }
 
   /** A page, newest first: the given conditions (each with one bind value) and the cursor. */
