@@ -21,15 +21,18 @@ export function tenantRequest({
   kernel,
   verifyJwt,
   idempotencyTtlSeconds,
-  checks,
+  bodyChecks,
 }: {
   kernel: Kernel;
   verifyJwt: ((token: string) => Promise<VerifiedUser>) | null;
   idempotencyTtlSeconds: number;
-  /** Run in order after the credential, before anything can open the transaction. */
-  checks: MiddlewareHandler<AppEnv>[];
+  /**
+   * Checks of a request body (POST, PUT, PATCH), run in order after the credential, before
+   * anything can open the transaction. Requests without a body skip them, and their cost.
+   */
+  bodyChecks: MiddlewareHandler<AppEnv>[];
 }): MiddlewareHandler<AppEnv> {
-  const checked = every(...checks);
+  const checked = every(...bodyChecks);
   // The permission the check records must reach wherever the policies run: set_config's, inlined
   // into the statement, stays on this server (plain PostgreSQL); on Citus, SET LOCAL's.
   const userCheck = kernel.tenantContext === 'set-config' ? 'rowguard.check_user' : 'rowguard.enter_as_user';
@@ -40,10 +43,12 @@ export function tenantRequest({
     c.set('scope', scope);
     let failed = true;
     try {
-      await checked(c, async () => {
+      const handle = async () => {
         await scope.lookUpIdempotency();
         await next();
-      });
+      };
+      const method = c.req.method;
+      await (method === 'POST' || method === 'PATCH' || method === 'PUT' ? checked(c, handle) : handle());
       failed = c.error !== undefined;
     } finally {
       await scope.finish(c.res, failed);

@@ -41,7 +41,7 @@ export interface DestinationCheckOptions {
 
 /**
  * Refuses webhook URLs that resolve to internal addresses (422), for POST /v1/webhooks and
- * PATCH /v1/webhooks/{id}. One of the tenant request's checks, which run before its
+ * PATCH /v1/webhooks/{id}. One of the tenant request's body checks, which run before its
  * transaction can open, so a slow DNS answer never holds a pooled connection. A name that
  * does not resolve yet is accepted: every delivery checks again.
  */
