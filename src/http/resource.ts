@@ -1,4 +1,4 @@
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, z, type OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
 import type { Permission } from './auth/principal.js';
 import { diff, recordChange } from './record-change.js';
 import { ifMatch } from './if-match.js';
@@ -95,6 +95,15 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
   const json = (s: z.ZodType) => ({ 'application/json': { schema: s } });
   const errors = problemSchemas;
 
+  // The by-id routes read their id with pathId (anything but a UUID is 404, as another tenant's
+  // id is): the parameter is documented, not parsed again by zod on every request.
+  type WithoutParams<R extends RouteConfig> = Omit<R, 'request'> & { hide: true; request: Omit<NonNullable<R['request']>, 'params'> };
+  const byId = <R extends RouteConfig>(route: R): WithoutParams<R> => {
+    app.openAPIRegistry.registerPath(route);
+    const { params: _documented, ...request } = route.request ?? {};
+    return { ...route, hide: true, request } as WithoutParams<R>;
+  };
+
   // The read is the transaction's last statement: with the principal check ahead of it and the
   // COMMIT behind it, the whole request is one round trip.
   const readRow = async (scope: RequestScope, id: string): Promise<Row> => {
@@ -143,7 +152,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
   );
 
   app.openapi(
-    createRoute({
+    byId(createRoute({
       method: 'get',
       path: `${def.path}/{id}`,
       tags,
@@ -151,7 +160,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
       summary: `Get a ${def.entity}`,
       request: { params: idParam },
       responses: { 200: { description: `The ${def.entity}; ETag carries its version`, content: json(schema) }, ...errors.readOne },
-    }),
+    })),
     async (c) => {
       const id = pathId(c);
       c.get('scope').authorize(def.read);
@@ -198,7 +207,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
 
   if (def.update) {
     app.openapi(
-      createRoute({
+      byId(createRoute({
         method: 'patch',
         path: `${def.path}/{id}`,
         tags,
@@ -207,7 +216,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
         description: 'Send If-Match with the ETag from a read to update only the version you saw (412 otherwise).',
         request: { params: idParam, body: { content: json(def.update.strict().openapi(`${name}Update`)), required: true } },
         responses: { 200: { description: 'Updated', content: json(schema) }, ...errors.update },
-      }),
+      })),
       async (c) => {
         const id = pathId(c);
         const expected = ifMatch(c);
@@ -238,7 +247,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
 
   if (def.deletable) {
     app.openapi(
-      createRoute({
+      byId(createRoute({
         method: 'delete',
         path: `${def.path}/{id}`,
         tags,
@@ -246,7 +255,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
         summary: def.deleteSql ? `Revoke a ${def.entity}` : `Delete a ${def.entity}`,
         request: { params: idParam },
         responses: { 204: { description: def.deleteSql ? 'Revoked' : 'Deleted' }, ...errors.update },
-      }),
+      })),
       async (c) => {
         const id = pathId(c);
         const expected = ifMatch(c);

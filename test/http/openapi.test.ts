@@ -31,6 +31,14 @@ describe('/openapi.json', () => {
     expect(doc.paths['/v1/projects/{id}'].patch.responses['412'].content['application/problem+json']).toBeDefined();
     expect(doc.components.securitySchemes).toHaveProperty('bearer');
   });
+
+  it('documents the id path parameter of every by-id route (read by pathId, not by zod)', async () => {
+    const doc = (await context.h.call('GET', '/openapi.json')).body;
+    for (const method of ['get', 'patch', 'delete']) {
+      expect(doc.paths['/v1/projects/{id}'][method].parameters).toEqual([{ schema: { type: 'string', format: 'uuid' }, required: true, name: 'id', in: 'path' }]);
+    }
+    expect(doc.paths['/v1/projects/{id}'].patch.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ProjectUpdate' });
+  });
 });
 
 describe('/docs', () => {
