@@ -32,7 +32,7 @@ import { webhookDestinationCheck, webhooks } from './routes/webhooks.js';
 import type { Resolve } from '../webhooks/destination-guard.js';
 import { createOutboxNudge } from '../jobs/outbox-nudge.js';
 
-const WRITES = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
+const WRITES = ['POST', 'PATCH', 'PUT', 'DELETE'];
 
 /** Every tenant resource, in the order of the OpenAPI document. */
 export const resources = [
@@ -82,10 +82,10 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
 
   app.use('*', requestContext(log));
   // A write that succeeded (it committed, with its events) wakes the relay, after the fact;
-  // reads, HEAD and CORS preflights (OPTIONS, 204) never send a NOTIFY.
-  app.use('*', async (c, next) => {
+  // reads, HEAD and CORS preflights (OPTIONS, 204) never send a NOTIFY, nor pass through here.
+  app.on(WRITES, '*', async (c, next) => {
     await next();
-    if (WRITES.has(c.req.method) && c.res.status >= 200 && c.res.status < 300) nudgeOutbox();
+    if (c.res.status >= 200 && c.res.status < 300) nudgeOutbox();
   });
   if (corsOrigins.length > 0) app.use('*', cors({ origin: [...corsOrigins], exposeHeaders: ['ETag', 'X-Request-Id', 'Location', 'Idempotent-Replayed'] }));
   const body = jsonBody({ limit: bodyLimit });

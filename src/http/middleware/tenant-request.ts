@@ -7,6 +7,12 @@ import type { AppEnv } from '../context-variables.js';
 import { idempotentRequest } from '../idempotency.js';
 import { RequestScope } from '../request-scope.js';
 
+/** Behind the checks: the Idempotency-Key's lookup, then the route. */
+async function handle(scope: RequestScope, next: () => Promise<void>): Promise<void> {
+  await scope.lookUpIdempotency();
+  await next();
+}
+
 /**
  * The tenant API's one middleware: credential → one scoped transaction → handler → response.
  * It verifies the credential, gives the handler its request scope (`c.get('scope')`: a tenant
@@ -43,12 +49,9 @@ export function tenantRequest({
     c.set('scope', scope);
     let failed = true;
     try {
-      const handle = async () => {
-        await scope.lookUpIdempotency();
-        await next();
-      };
       const method = c.req.method;
-      await (method === 'POST' || method === 'PATCH' || method === 'PUT' ? checked(c, handle) : handle());
+      if (method === 'POST' || method === 'PATCH' || method === 'PUT') await checked(c, () => handle(scope, next));
+      else await handle(scope, next);
       failed = c.error !== undefined;
     } finally {
       await scope.finish(c.res, failed);
