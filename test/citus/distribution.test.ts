@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type pg from 'pg';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { audit, probe } from '@rowguard/audit';
-import { migrate, setSignedContext, shardPolicyProblems } from '@rowguard/kernel';
+import { migrate, repairShardPolicies, setSignedContext, shardPolicyProblems } from '@rowguard/kernel';
 import { SERVICE_MIGRATIONS } from '../../src/service-migrations.js';
 import { TEST_ROLES } from '../helpers/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -131,6 +131,35 @@ describe('policies on the nodes that hold the rows', () => {
     expect(distributions).toEqual([{ distributed: [], recreatedViews: [], repairedTables: 1 }]);
     expect(await shardPolicyProblems(owner)).toEqual([]);
     expect((await audit(db.superuserUrl, { appRole: TEST_ROLES.app })).findings.filter((f) => f.id === 'citus-shard-policies')).toEqual([]);
+  });
+
+  it('are restored by the repair even when it deadlocks with a request holding a shard', async () => {
+    const owner = await db.ownerClient();
+    await owner.query(`create policy no_deleted_documents on documents as restrictive for update to ${TEST_ROLES.app} using (true)`);
+    const problems = await shardPolicyProblems(owner);
+    const worker = problems.find((p) => p.relation !== p.table)!;
+    // The repair puts a node's relations back in name order, in one transaction on that node.
+    const shards = problems.filter((p) => p.nodeport === worker.nodeport && p.relation !== p.table).map((p) => p.relation).sort();
+    expect(shards.length).toBeGreaterThan(1);
+    const [first, last] = [shards[0]!, shards[shards.length - 1]!];
+    const onWorker = new pg.Client({ connectionString: Object.assign(new URL(db.superuserUrl), { port: String(worker.nodeport) }).toString() });
+    await onWorker.connect();
+    try {
+      // A request that holds the last shard, and then wants the first one, which the repair
+      // holds by then: a deadlock, which aborts the repair's transaction on that node.
+      await onWorker.query('begin');
+      await onWorker.query(`select count(*) from ${last}`); // its lock is held to the end of the transaction
+      const repaired = repairShardPolicies(owner).catch((error: unknown) => error);
+      const waitedFor = async () => (await onWorker.query(`select exists (select 1 from pg_locks where relation = '${last}'::regclass and not granted) as waiting`)).rows[0].waiting;
+      while (!(await waitedFor())) await new Promise((resolve) => setTimeout(resolve, 20));
+      await onWorker.query(`select count(*) from ${first}`);
+      await onWorker.query('commit');
+      expect(await repaired).toBe(1);
+    } finally {
+      await onWorker.end();
+    }
+    expect(await shardPolicyProblems(owner)).toEqual([]);
+    await owner.query('drop policy no_deleted_documents on documents');
   });
 });
 

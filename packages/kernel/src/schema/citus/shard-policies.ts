@@ -8,7 +8,9 @@ import { quoteLiteral } from '../../db/sql.js';
  * would let any writer insert rows of another tenant). This puts every restrictive policy of
  * the current role's distributed tables back as restrictive wherever it is not, and returns how
  * many tables needed it. Run by `migrate` on Citus, and needed again after shards are moved,
- * split or isolated, which copy the policies the same way; `shardPolicyProblems` tells.
+ * split or isolated, which copy the policies the same way; `shardPolicyProblems` tells. Its
+ * DDL waits for the locks of live requests on the shards; when a node's pass fails (a deadlock
+ * with one of them), the whole pass runs again, up to five times, before it throws.
  *
  * @param client - the owner's connection on the coordinator, outside a transaction
  * @example
@@ -19,8 +21,24 @@ import { quoteLiteral } from '../../db/sql.js';
  * ```
  */
 export async function repairShardPolicies(client: pg.ClientBase): Promise<number> {
-  const mismatches = await policyMismatches(client);
-  if (mismatches.length === 0) return 0;
+  const needed = new Set<string>();
+  for (let attempt = 1; ; attempt++) {
+    const mismatches = await policyMismatches(client);
+    for (const m of mismatches) needed.add(m.table);
+    if (mismatches.length === 0) return needed.size;
+    const failure = await repairOnce(client, mismatches);
+    if (failure === null) return needed.size;
+    // The repair's DDL locks shards that live traffic is using: a deadlock with a request aborts
+    // a node's block (one transaction, so nothing of it stays), which then simply runs again.
+    if (attempt === REPAIR_ATTEMPTS) throw new Error(failure);
+    await new Promise((resolve) => setTimeout(resolve, attempt * 250));
+  }
+}
+
+const REPAIR_ATTEMPTS = 5;
+
+/** One pass over the mismatches: null when every node took it, otherwise what the first refusal said. */
+async function repairOnce(client: pg.ClientBase, mismatches: readonly Mismatch[]): Promise<string | null> {
   const tables = [...new Set(mismatches.map((m) => m.table))];
   const { rows: policies } = await client.query<{ table: string; name: string; definition: string }>(
     `select p.logicalrelid::regclass::text as table, pol.polname as name,
@@ -34,8 +52,8 @@ export async function repairShardPolicies(client: pg.ClientBase): Promise<number
     [tables],
   );
   // One block for every worker: each puts back what it holds of the listed relations (the
-  // shards and its copy of the table). The definitions are arguments of format(), never
-  // part of a format string.
+  // shards and its copy of the table), in name order. The definitions are arguments of
+  // format(), never part of a format string.
   const steps = policies.map((policy) => {
     const relations = mismatches.filter((m) => m.table === policy.table).map((m) => m.relation);
     return `foreach relation in array array[${[...new Set(relations)].map(quoteLiteral).join(', ')}]::text[] loop
@@ -50,10 +68,16 @@ export async function repairShardPolicies(client: pg.ClientBase): Promise<number
     ${steps.join('\n')}
   end $repair$`;
   const results = await client.query<{ nodeport: number; success: boolean; result: string }>('select nodeport, success, result from run_command_on_workers($1)', [block]);
-  if (mismatches.some((m) => m.onCoordinator)) await client.query(block);
   const failed = results.rows.find((r) => !r.success);
-  if (failed) throw new Error(`the worker at port ${failed.nodeport} refused: ${failed.result}`);
-  return tables.length;
+  if (failed) return `the worker at port ${failed.nodeport} refused: ${failed.result}`;
+  if (mismatches.some((m) => m.onCoordinator)) {
+    try {
+      await client.query(block);
+    } catch (error) {
+      return `the coordinator refused: ${(error as Error).message}`;
+    }
+  }
+  return null;
 }
 
 /** A shard, or a worker's copy of a distributed table, whose policies are not the table's. */
@@ -93,6 +117,9 @@ interface Mismatch extends ShardPolicyProblem {
   onCoordinator?: boolean;
 }
 
+// Code point order: a node's block takes its locks in one known order.
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Compares, in one round trip to the workers, the policies of every shard and table copy with the table's on the coordinator. */
 async function policyMismatches(client: pg.ClientBase): Promise<Mismatch[]> {
   const owned = `pg_has_role((select relowner from pg_class where oid = p.logicalrelid), 'USAGE')`;
@@ -126,5 +153,6 @@ async function policyMismatches(client: pg.ClientBase): Promise<Mismatch[]> {
   const coordinatorPort = coordinator.rows[0]?.nodeport;
   return [...placements.rows, ...copies]
     .filter((m) => (onNode.get(m.nodeport)?.[m.relation] ?? '') !== wanted.get(m.table))
+    .sort((a, b) => byText(a.table, b.table) || byText(a.relation, b.relation) || a.nodeport - b.nodeport)
     .map((m) => (m.nodeport === coordinatorPort ? { ...m, onCoordinator: true } : m));
 }
