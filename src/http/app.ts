@@ -92,8 +92,7 @@ export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit
   const destination = webhookDestinationCheck({ allowPrivate: allowPrivateDestinations, timeoutMs: webhookDnsTimeoutMs, resolve: resolveHost });
   app.use('/v1/*', tenantRequest({ kernel, verifyJwt, idempotencyTtlSeconds, bodyChecks: [body, destination] }));
   app.use('/admin/*', authenticateAdmin(adminToken));
-  // The admin API is the only other one that takes bodies (a path matched on every request
-  // by `except('/v1/*', …)` cost a router lookup of its own).
+  // Outside /v1 (whose middleware runs the body checks itself), only the admin API takes bodies.
   app.use('/admin/*', body);
 
   const health = (path: string, summary: string, status: string) =>
