@@ -98,7 +98,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
   // The by-id routes read their id with pathId (anything but a UUID is 404, as another tenant's
   // id is): the parameter is documented, not parsed again by zod on every request.
   type WithoutParams<R extends RouteConfig> = Omit<R, 'request'> & { hide: true; request: Omit<NonNullable<R['request']>, 'params'> };
-  const byId = <R extends RouteConfig>(route: R): WithoutParams<R> => {
+  const idInPath = <R extends RouteConfig>(route: R): WithoutParams<R> => {
     app.openAPIRegistry.registerPath(route);
     const { params: _documented, ...request } = route.request ?? {};
     return { ...route, hide: true, request } as WithoutParams<R>;
@@ -152,7 +152,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
   );
 
   app.openapi(
-    byId(createRoute({
+    idInPath(createRoute({
       method: 'get',
       path: `${def.path}/{id}`,
       tags,
@@ -207,7 +207,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
 
   if (def.update) {
     app.openapi(
-      byId(createRoute({
+      idInPath(createRoute({
         method: 'patch',
         path: `${def.path}/{id}`,
         tags,
@@ -247,7 +247,7 @@ export function registerResource(app: OpenAPIHono<AppEnv>, def: ResourceDefiniti
 
   if (def.deletable) {
     app.openapi(
-      byId(createRoute({
+      idInPath(createRoute({
         method: 'delete',
         path: `${def.path}/{id}`,
         tags,
