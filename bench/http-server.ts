@@ -10,6 +10,7 @@
 // The kernel settings are the service's defaults for a pool of 8 (loadConfig); the tenant
 // context resolved as the service resolves `auto`.
 import { serve } from '@hono/node-server';
+import type pg from 'pg';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load-config.js';
 import { readContextKey } from '../packages/kernel/src/db/context-proof.js';
@@ -20,6 +21,7 @@ import { createApp } from '../src/http/app.js';
 import { createJwtVerifier } from '../src/http/auth/jwt-verifier.js';
 import { HttpProblem } from '../src/http/problem.js';
 import { verifyCredential } from '../src/http/auth/authenticate.js';
+import { jsonRows } from '../src/http/row-types.js';
 
 const { BENCH_APP_URL: appUrl, BENCH_OWNER_URL: ownerUrl, BENCH_SYSTEM_ROLE: systemRole, BENCH_JWT_SECRET: secret } = process.env;
 const defaults = loadConfig({ ROWGUARD_DB_POOL_SIZE: '8' });
@@ -68,11 +70,13 @@ app.get('/bench/floor/projects/:id', async (c) => {
   const member = principal.rows[0];
   if (!member?.member_id || member.member_status !== 'active') throw new HttpProblem('NOT_A_MEMBER');
   if (member.tenant_status !== 'active') throw new HttpProblem('TENANT_SUSPENDED');
-  // The resource read of src/http/resource.ts, with the tenant filter written out.
+  // The resource read of src/http/resource.ts, with the tenant filter written out, its rows
+  // read as the request scope reads them (timestamps as their JSON text).
   const { rows } = await pool.query({
     name: 'floor_get',
     text: 'select id, name, description, status, created_by, created_at, updated_at, version from projects_plain where tenant_id = $1 and id = $2',
     values: [credential.tenantId, c.req.param('id')],
+    types: jsonRows.types as pg.CustomTypesConfig,
   });
   if (!rows[0]) throw new HttpProblem('NOT_FOUND');
   const { version, ...project } = rows[0];

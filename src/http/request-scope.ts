@@ -3,6 +3,7 @@ import { type HeldTransaction, SQLSTATE, TransactionStateError } from '@rowguard
 import { authorize, LEVEL, type Credential, type Permission, type Principal, type Role } from './auth/principal.js';
 import { IdempotentReplay, lookUpStoredResponse, type IdempotentRequest, type StoredResponse } from './idempotency.js';
 import { HttpProblem } from './problem.js';
+import { jsonRows } from './row-types.js';
 
 /**
  * A request's one tenant transaction, as handlers see it: the `scope` variable, read with
@@ -12,7 +13,8 @@ import { HttpProblem } from './problem.js';
  * runs. The check is the database's (rowguard.check_user or enter_as_user, enter_as_key): it
  * also records the permission, which restrictive policies hold every write to. `authorize`
  * before the first statement makes the check demand the route's permission; after it, the
- * loaded principal is checked here.
+ * loaded principal is checked here. Rows come back as the response will carry them: a
+ * timestamp is its JSON text (`jsonRows`), never a Date.
  */
 export class RequestScope {
   readonly tenantId: string;
@@ -74,7 +76,7 @@ export class RequestScope {
   }
 
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
-    return this.send(() => this.tx.query<R>(text, values));
+    return this.send(() => this.tx.query<R>(text, values, jsonRows));
   }
 
   /**
@@ -93,7 +95,7 @@ export class RequestScope {
    * Idempotency-Key request the stored response is written after it, and commits instead.
    */
   last<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
-    return this.send(() => (this.idempotency ? this.tx.query<R>(text, values) : this.tx.last<R>(text, values)));
+    return this.send(() => (this.idempotency ? this.tx.query<R>(text, values, jsonRows) : this.tx.last<R>(text, values, jsonRows)));
   }
 
   /**

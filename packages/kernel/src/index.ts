@@ -7,7 +7,7 @@
  * @module @rowguard/kernel
  */
 export { createKernel, type HeldTransaction, type Kernel, type KernelOptions, type QueryOptions, type Transaction } from './db/kernel.js';
-export { createPool, type PoolOptions } from './db/pool.js';
+export { createPool, rowTypes, type PoolOptions } from './db/pool.js';
 export { assertSafeAppRole, findAppRoleProblems } from './db/role-guard.js';
 export { isUuid, parseTenantId } from './db/tenant-id.js';
 export { TenantBusyError } from './db/tenant-limiter.js';

@@ -144,7 +144,7 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>): void {
       const secret = newWebhookSecret();
       const scope = c.get('scope');
       scope.authorize('manage');
-      const { rows } = await scope.query<{ previous_secret_expires_at: Date }>(
+      const { rows } = await scope.query<{ previous_secret_expires_at: string }>(
         `update webhooks set previous_secret = secret, previous_secret_expires_at = now() + interval '24 hours', secret = $2
          where tenant_id = $1 and id = $3 returning previous_secret_expires_at`,
         [scope.tenantId, secret, webhookId],
@@ -153,7 +153,7 @@ export function registerWebhookDeliveryRoutes(app: OpenAPIHono<AppEnv>): void {
       if (!rotated) throw notFound();
       await recordChange(scope, { action: 'webhook.secret_rotated', entityType: 'webhook', entityId: webhookId, changes: {} });
       c.set('oneTimeSecret', true);
-      return c.json({ secret, previous_secret_expires_at: rotated.previous_secret_expires_at.toISOString() }, 200);
+      return c.json({ secret, previous_secret_expires_at: rotated.previous_secret_expires_at }, 200);
     },
   );
 }

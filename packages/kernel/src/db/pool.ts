@@ -15,12 +15,19 @@ export interface PoolOptions {
 const DATE_OID = 1082;
 const INT8_OID = 20;
 
-// Dates stay 'YYYY-MM-DD' (a JS Date would shift them by the local time zone); 64-bit
-// integers (counts, amounts in minor units) become numbers while they fit exactly.
-const types = {
+const dateAsText = (value: string) => value;
+const int8AsNumber = (value: string) => (Number.isSafeInteger(Number(value)) ? Number(value) : value);
+
+/**
+ * The type parsers of `createPool`'s connections: dates stay 'YYYY-MM-DD' (a JS Date would
+ * shift them by the local time zone); 64-bit integers (counts, amounts in minor units) become
+ * numbers while they fit exactly; every other type as node-postgres parses it. A statement's
+ * own `types` (QueryOptions) replace them: build those on these.
+ */
+export const rowTypes = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === DATE_OID) return (value: string) => value;
-    if (oid === INT8_OID) return (value: string) => (Number.isSafeInteger(Number(value)) ? Number(value) : value);
+    if (oid === DATE_OID) return dateAsText;
+    if (oid === INT8_OID) return int8AsNumber;
     return pg.types.getTypeParser(oid, format);
   },
 } as pg.CustomTypesConfig;
@@ -38,7 +45,7 @@ export function createPool({ connectionString, max = 10, applicationName = 'rowg
   const pool = new pg.Pool({
     connectionString,
     max,
-    types,
+    types: rowTypes,
     application_name: applicationName,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
