@@ -23,6 +23,11 @@ const int8AsNumber = (value: string) => (Number.isSafeInteger(Number(value)) ? N
  * shift them by the local time zone); 64-bit integers (counts, amounts in minor units) become
  * numbers while they fit exactly; every other type as node-postgres parses it. A statement's
  * own `types` (QueryOptions) replace them: build those on these.
+ *
+ * @example
+ * // numeric (oid 1700) as a number in this statement, everything else as the pool reads it
+ * const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 1700 ? Number : rowTypes.getTypeParser(oid, format)) };
+ * const { rows } = await tx.query('select sum(amount) as total from invoices', [], { types });
  */
 export const rowTypes = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
