@@ -19,16 +19,20 @@ export type Route =
   | 'GET record by id'
   | 'GET record by unique field'
   | 'POST record';
-/** The routes of the main HTTP comparison (the record routes are bench/records.ts's). */
+/**
+ * The routes of the main HTTP comparison (the record routes are bench/records.ts's). Routes
+ * compared with each other run back to back: the floor, GET by id and the hand-written GET;
+ * each Rowguard route and its hand-written contender.
+ */
 export const ROUTES: Route[] = [
   'hello (ceiling)',
   'GET project, floor route',
   'GET project by id',
+  'hand-written GET by id',
   'GET project by id, set-local',
   'GET 20 projects',
-  'POST project',
-  'hand-written GET by id',
   'hand-written list',
+  'POST project',
   'hand-written POST',
 ];
 
@@ -178,7 +182,9 @@ export async function httpBenchmark(
     for (const route of routes) await load(route, 1);
     const results = new Map(routes.map((r) => [r, { rates: [] as number[], p50: [] as number[], p99: [] as number[], errors: 0, requests: 0, service: 0, postgres: 0, loadGenerator: 0 }]));
     for (let round = 0; round < rounds; round++) {
-      for (const route of routes) {
+      // Every other round in reverse order, so that neither route of a pair always runs first:
+      // the machine's drift within a round then falls on both alike.
+      for (const route of round % 2 === 0 ? routes : [...routes].reverse()) {
         log(`HTTP · round ${round + 1} · ${route}`);
         const pid = servers.serverOf(route).child.pid!;
         const before = { service: await cpuMilliseconds({ pid }), postgres: await cpuMilliseconds(postgres), self: process.cpuUsage() };

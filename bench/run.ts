@@ -1,5 +1,5 @@
 /**
- * npm run bench            quick: 100k rows, scale curve to 10× (≥ 1M), 1 s per measurement (about 8 minutes)
+ * npm run bench            quick: 100k rows, scale curve to 10× (≥ 1M), 1 s per measurement (about 15 minutes)
  * npm run bench -- --full  1M rows, scale curve to 10× (≥ 10M), 3 s per measurement
  * ROWGUARD_BENCH_DATABASE_URL=<superuser URL> to use another server than the embedded one.
  * npm run bench -- --citus <superuser URL of a Citus coordinator>
@@ -7,7 +7,7 @@
  * npm run bench -- --records
  *                          the Records section only (about 4 minutes): tenant-defined records against projects
  *
- * Every comparison runs side by side in one run, variants interleaved, 3 rounds; medians
+ * Every comparison runs side by side in one run, variants interleaved, 3 rounds (6 for HTTP); medians
  * and spreads go to bench/results/<date>.json, BENCHMARKS.md and bench/charts/*.svg.
  */
 import { cpus, totalmem, type } from 'node:os';
@@ -35,6 +35,10 @@ const ROWS = FULL ? 1_000_000 : 100_000;
 const TENANTS = 1_000;
 const SECONDS = FULL ? 3 : 1;
 const ROUNDS = 3;
+// The HTTP routes share the two cores with PostgreSQL and the load generator, and single rounds
+// of a route pair ranged from 0.61 to 1.53 of each other: more rounds for the median, an even
+// number so that each order of a pair (rounds alternate it) counts as often.
+const HTTP_ROUNDS = 6;
 const CONCURRENCY = [1, 8, 64];
 // Customer records per tenant: 100k in all (quick), grown to 1M by the scale curve; --full 1M, to 10M.
 const RECORDS_PER_TENANT = FULL ? 1_000 : 100;
@@ -149,12 +153,12 @@ async function main() {
     // one's (PostgreSQL 178 against 115 µs per list after them, 117 against 108 before).
     const service = { appUrl: db.appUrl, ownerUrl: db.ownerUrl, systemRole: BENCH_ROLES.systemRole };
     const httpCounts = await httpWireCounts(service, keys);
-    const http = await httpBenchmark(service, keys, { seconds: SECONDS * 5, rounds: ROUNDS, connections: 8, log });
+    const http = await httpBenchmark(service, keys, { seconds: SECONDS * 5, rounds: HTTP_ROUNDS, connections: 8, log });
     // The same GET with the signed tenant context turned on, against the floor route again.
     const signer = new pg.Client({ connectionString: db.ownerUrl });
     await signer.connect();
     await setSignedContext(signer, true);
-    const signedHttp = await httpBenchmark(service, keys, { seconds: SECONDS * 5, rounds: ROUNDS, connections: 8, log, routes: ['GET project, floor route', 'GET project by id'] });
+    const signedHttp = await httpBenchmark(service, keys, { seconds: SECONDS * 5, rounds: HTTP_ROUNDS, connections: 8, log, routes: ['GET project, floor route', 'GET project by id'] });
     await setSignedContext(signer, false);
     await signer.end();
 
@@ -216,7 +220,7 @@ async function report({
 }) {
   const date = new Date().toISOString().slice(0, 10);
   const machine = { os: type(), cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
-  const setup = { mode: FULL ? 'full' : 'quick', rows: ROWS, tenants: TENANTS, bigTenantShare: 0.15, secondsPerMeasurement: SECONDS, rounds: ROUNDS };
+  const setup = { mode: FULL ? 'full' : 'quick', rows: ROWS, tenants: TENANTS, bigTenantShare: 0.15, secondsPerMeasurement: SECONDS, rounds: ROUNDS, httpRounds: HTTP_ROUNDS };
   await mkdir('bench/results', { recursive: true });
   await mkdir('bench/charts', { recursive: true });
   const results = `bench/results/${date}${FULL ? '-full' : ''}.json`;
@@ -281,7 +285,7 @@ async function report({
   lines.push(
     '## HTTP (the running service, real JWTs, 8 connections, autocannon in another process)',
     '',
-    `It runs first, on the tables as seeded, before the driver-level workloads write to them. Each route: median of ${ROUNDS} rounds of ${SECONDS * 5} s after a 1 s warm-up, routes interleaved within each round. CPU per request is read from /proc for the process serving the route (Rowguard's bench server, or the hand-written server for its three routes), for the benchmark's PostgreSQL server (its postmaster and every process it started; another server on the machine is not counted), and for the load generator: it shows where the time goes. Statements and round trips to PostgreSQL are counted on the wire: both servers' app connections through a counting proxy, one request at a time, averaged over 10 requests after 3 warm-up requests.`,
+    `It runs first, on the tables as seeded, before the driver-level workloads write to them. Each route: median of ${HTTP_ROUNDS} rounds of ${SECONDS * 5} s after a 1 s warm-up, routes interleaved within each round, the routes compared with each other back to back, every other round in reverse order. CPU per request is read from /proc for the process serving the route (Rowguard's bench server, or the hand-written server for its three routes), for the benchmark's PostgreSQL server (its postmaster and every process it started; another server on the machine is not counted), and for the load generator: it shows where the time goes. Statements and round trips to PostgreSQL are counted on the wire: both servers' app connections through a counting proxy, one request at a time, averaged over 10 requests after 3 warm-up requests.`,
     '',
     '| route | requests/s | p50 | p99 | non-2xx or errors | statements / round trips to PostgreSQL | CPU µs per request: service | PostgreSQL | load generator |',
     '|---|---|---|---|---|---|---|---|---|',
@@ -292,7 +296,7 @@ async function report({
     '',
     "- **GET project by id**, **GET 20 projects**, **POST project**: Rowguard's `/v1/projects` routes, with the service's default tenant context on plain PostgreSQL (`auto`: `set-config`). A read sends the tenant context and the timeouts (one prepared `set_config` statement), the principal check `rowguard.check_user($1,$2)` (a SQL function the planner inlines) and the read in one pipeline, an implicit transaction that its Sync ends: no BEGIN or COMMIT. A POST sends BEGIN, the same settings and check and the insert, then the audit entry and outbox event as one statement carrying the COMMIT.",
     "- **GET project by id, set-local**: the same route with `ROWGUARD_TENANT_CONTEXT=set-local`, the form Citus needs: BEGIN, `SET LOCAL` of the tenant and each timeout, the PL/pgSQL check `rowguard.enter_as_user`, which records the permission with `SET LOCAL` on Citus, the read and COMMIT, in one pipeline.",
-    '- **GET project, floor route** (`/bench/floor/projects/:id`, in the same server, outside the `/v1` middleware): verifies the JWT with the same function (`verifyCredential`), then sends the same two statements as `GET /v1/projects/:id` (the tenant-and-membership check, then the read with the version for the ETag) with explicit tenant filters, on copies of the tables without RLS, each in autocommit (V0).',
+    "- **GET project, floor route** (`/bench/floor/projects/:id`, in the same server, outside the `/v1` middleware): verifies the JWT with the same function (`verifyCredential`), then sends the same two statements as `GET /v1/projects/:id` (the tenant-and-membership check, then the read with the version for the ETag) with explicit tenant filters, on copies of the tables without RLS, each in autocommit (V0); its rows read as Rowguard's request scope reads them (timestamps as their JSON text).",
     "- **hand-written …** (`bench/hand-written-server.ts`, its own process): Hono + pg + jose, what a careful team writes without Rowguard. The same JWT check (HS256, the key imported once, claims `tid` and `sub`), the same membership check (tenant active, user an active member, a writer for POST), explicit `WHERE tenant_id = $1` filters on the copies of the tables without RLS (`tenants_plain`, `team_members_plain`, `projects_plain`, `audit_log_plain`, `outbox_events_plain`), named prepared statements, a pool of 8 like Rowguard's, the same response bodies and ETag. GET and list: the check, then the read, in autocommit; POST: BEGIN, the check, the insert returning the project, the audit entry, the outbox event, COMMIT, one statement per round trip. The plain copies have the columns, defaults, checks, indexes and foreign keys (to `tenants_plain` and `team_members_plain`) of the real tables, so a write checks the same references on both sides. After a successful write Rowguard's service also wakes the outbox relay with a NOTIFY outside the write's transaction, at most one per 50 ms (`src/jobs/outbox-nudge.ts`, over the system pool, so not in the counts above); the hand-written server has no relay to wake.",
     '',
     '![HTTP routes](bench/charts/http.svg)',
@@ -322,7 +326,7 @@ async function report({
         `| ${v.name} | ${v.ratio.toFixed(2)} (${v.low.toFixed(2)}–${v.high.toFixed(2)}) | ≥ ${v.bar.toFixed(1)}: ${verdict(v.ratio, v.bar)} | ${formatValue(v.a.rate.median)} / ${formatValue(v.b.rate.median)} | ${v.a.cpu.service} / ${v.b.cpu.service} (${signedDifference(v.a.cpu.service, v.b.cpu.service)}) | ${v.a.cpu.postgres} / ${v.b.cpu.postgres} (${signedDifference(v.a.cpu.postgres, v.b.cpu.postgres)}) | ${wire(v.ours)}; ${wire(v.theirs)} |`,
     ),
     '',
-    `Per request, Rowguard's process spends ${versus.map((v) => `${signedDifference(v.a.cpu.service, v.b.cpu.service)} µs (${v.name})`).join(', ')} against the hand-written one, and PostgreSQL ${versus.map((v) => `${signedDifference(v.a.cpu.postgres, v.b.cpu.postgres)} µs (${v.name})`).join(', ')}. Both servers share the two cores with PostgreSQL and the load generator, so CPU per request, more than latency, decides the rate. What Rowguard does that the hand-written server does not: in its process, the OpenAPI (zod) validation of query strings and bodies (a path id is checked with a regular expression, as the hand-written server does), the request id, the request scope, the statement cache and the pipeline; in PostgreSQL, the tenant context, its proof and the three timeouts set in every transaction (a timeout set also arms a timer for every statement), the principal check recording the permission and the member (inlined: a join and two set_config calls), the row-level security predicates (the tenant policy, and on writes the permission policies), and on POST BEGIN and COMMIT and the NOTIFY that wakes the outbox relay (at most one per 50 ms); and it holds each tenant to ${loadConfig({ ROWGUARD_DB_POOL_SIZE: '8' }).tenantMaxConnections} of the pool's 8 connections (the per-tenant limit, its default), so requests of the big tenant (about 15 % of the keys) can wait for one another where the hand-written server lets them through. What the hand-written server pays that Rowguard does not: one round trip per statement (${versus.map((v) => `${v.name} ${httpCounts[v.theirs]?.roundTrips ?? '–'} against ${httpCounts[v.ours]?.roundTrips ?? '–'}`).join(', ')}).`,
+    `Per request, Rowguard's process spends ${versus.map((v) => `${signedDifference(v.a.cpu.service, v.b.cpu.service)} µs (${v.name})`).join(', ')} against the hand-written one, and PostgreSQL ${versus.map((v) => `${signedDifference(v.a.cpu.postgres, v.b.cpu.postgres)} µs (${v.name})`).join(', ')}. Both servers share the two cores with PostgreSQL and the load generator, so CPU per request, more than latency, decides the rate. What Rowguard does that the hand-written server does not: in its process, the OpenAPI (zod) validation of query strings and bodies (a path id is checked with a regular expression, as the hand-written server does), the request id, the request scope, the statement cache and the pipeline; in PostgreSQL, the tenant context, its proof and the three timeouts set in every transaction (a timeout set also arms a timer for every statement), the principal check recording the permission and the member (inlined: a join and two set_config calls), the row-level security predicates (the tenant policy, and on writes the permission policies), and on POST BEGIN and COMMIT and the NOTIFY that wakes the outbox relay (at most one per 50 ms); and it holds each tenant to ${loadConfig({ ROWGUARD_DB_POOL_SIZE: '8' }).tenantMaxConnections} of the pool's 8 connections (the per-tenant limit, its default), so requests of the big tenant (about 15 % of the keys) can wait for one another where the hand-written server lets them through. What the hand-written server pays that Rowguard does not: one round trip per statement (${versus.map((v) => `${v.name} ${httpCounts[v.theirs]?.roundTrips ?? '–'} against ${httpCounts[v.ours]?.roundTrips ?? '–'}`).join(', ')}), and a JS Date for every timestamp it reads, printed back to text in the response, as node-postgres gives them by default (Rowguard's request scope reads a timestamp as the JSON text it sends: about 50 µs less per list of 20 rows, 40 timestamps).`,
     '',
   );
   await writeFile('bench/charts/http.svg', barChart('HTTP, 8 connections (requests/s)', http.map((r) => ({ label: r.route, value: r.rate.median, min: r.rate.min, max: r.rate.max })), 'req/s'));
