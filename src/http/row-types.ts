@@ -8,8 +8,9 @@ const asDate = rowTypes.getTypeParser(TIMESTAMPTZ_OID, 'text') as (text: string)
  * would make of it ("2026-12-05T05:52:07.123Z"). The common form, in UTC (the server's
  * TimeZone is UTC), is rewritten in place: the milliseconds are the first three digits of the
  * fraction, as the Date keeps them. Any other form (an offset, BC, a year past 9999, infinity)
- * takes the way through the Date. Parsing into a Date and printing it again cost about 1.4 µs
- * per value, 58 µs for a list of 20 (a Date also sends JSON.stringify down its slow path).
+ * takes the way through the Date. For a list of 20 rows (40 timestamps), parsing them into
+ * Dates and printing them back cost 58 µs (a Date also sends JSON.stringify down its slow
+ * path); rewriting the text, 10 µs.
  */
 export function timestampAsJson(text: string): unknown {
   const n = text.length;
