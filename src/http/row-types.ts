@@ -5,10 +5,10 @@ const asDate = rowTypes.getTypeParser(TIMESTAMPTZ_OID, 'text') as (text: string)
 
 /**
  * A timestamptz as the API writes it: the text JSON.stringify gives the Date node-postgres
- * would make of it ("2026-12-05T05:52:07.123Z"). The common form, in UTC (the server's
- * TimeZone is UTC), is rewritten in place: the milliseconds are the first three digits of the
- * fraction, as the Date keeps them. Any other form (an offset, BC, a year past 9999, infinity)
- * takes the way through the Date. For a list of 20 rows (40 timestamps), parsing them into
+ * would make of it ("2026-12-05T05:52:07.123Z"). The form PostgreSQL writes when its TimeZone
+ * is UTC is rewritten in place: the milliseconds are the first three digits of the fraction,
+ * as the Date keeps them. Any other form (an offset, BC, a year past 9999, infinity) takes the
+ * way through the Date. For a list of 20 rows (40 timestamps), parsing them into
  * Dates and printing them back cost 58 µs (a Date also sends JSON.stringify down its slow
  * path); rewriting the text, 10 µs.
  */
@@ -30,6 +30,6 @@ export function timestampAsJson(text: string): unknown {
  */
 export const jsonRows: QueryOptions = {
   types: {
-    getTypeParser: (oid: number, format?: string) => (oid === TIMESTAMPTZ_OID && format !== 'binary' ? timestampAsJson : rowTypes.getTypeParser(oid, format as 'text')),
+    getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === TIMESTAMPTZ_OID && format !== 'binary' ? timestampAsJson : rowTypes.getTypeParser(oid, format)),
   },
 };
