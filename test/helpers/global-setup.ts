@@ -37,6 +37,19 @@ export default async function setup(project: TestProject) {
       await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
     };
   }
+  try {
+    await prepare(project, superuserUrl, built);
+  } catch (error) {
+    // vitest runs no teardown for a setup that failed (a type error fails the build): stop the
+    // embedded server here, or it outlives the run.
+    await stop();
+    throw error;
+  }
+  return stop;
+}
+
+/** The template database, the build and what the test files are given. */
+async function prepare(project: TestProject, superuserUrl: string, built: Promise<unknown>) {
   const admin = new pg.Client({ connectionString: superuserUrl });
   await admin.connect();
   // Databases of earlier runs on a shared server were kept as evidence; clear them now.
@@ -61,7 +74,6 @@ export default async function setup(project: TestProject) {
   await built;
   project.provide('cluster', { superuserUrl, template, password, serverVersionNum: Number(rows[0]!.server_version_num) });
   project.provide('citus', await citusCoordinator(password));
-  return stop;
 }
 
 /**
