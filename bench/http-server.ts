@@ -22,6 +22,7 @@ import { createJwtVerifier } from '../src/http/auth/jwt-verifier.js';
 import { HttpProblem } from '../src/http/problem.js';
 import { verifyCredential } from '../src/http/auth/authenticate.js';
 import { jsonRows } from '../src/http/row-types.js';
+import { createOutboxNudge } from '../src/jobs/outbox-nudge.js';
 
 const { BENCH_APP_URL: appUrl, BENCH_OWNER_URL: ownerUrl, BENCH_SYSTEM_ROLE: systemRole, BENCH_JWT_SECRET: secret } = process.env;
 const defaults = loadConfig({ ROWGUARD_DB_POOL_SIZE: '8' });
@@ -50,6 +51,7 @@ const api = (kernel: Kernel) =>
     adminToken: undefined,
     bodyLimit: defaults.bodyLimit,
     corsOrigins: [],
+    nudgeOutbox: createOutboxNudge(kernel),
   });
 const kernel = kernelFor(await resolveTenantContext(defaults.tenantContext, systemPool));
 const app = api(kernel);

@@ -7,6 +7,7 @@ import { kernelFromConfig } from './kernel-from-config.js';
 import type { Secrets } from './config/dev-secrets.js';
 import { createApp } from './http/app.js';
 import { createJwtVerifier } from './http/auth/jwt-verifier.js';
+import { createOutboxNudge } from './jobs/outbox-nudge.js';
 import { startWorker, type Worker } from './jobs/worker.js';
 import { SERVICE_MIGRATIONS } from './service-migrations.js';
 import { connectDatabase, type DatabaseTarget } from './database-target.js';
@@ -97,6 +98,7 @@ export async function startService(
       idempotencyTtlSeconds: config.idempotencyTtlSeconds,
       allowPrivateDestinations: config.webhooks.allowPrivate,
       webhookDnsTimeoutMs: config.webhooks.dnsTimeoutMs,
+      nudgeOutbox: createOutboxNudge(kernel),
     });
     if (worker) {
       background = await startWorker({

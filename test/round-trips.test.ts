@@ -11,6 +11,7 @@ import { createApp } from '../src/http/app.js';
 import { generateApiKey } from '../src/http/auth/api-key.js';
 import { createJwtVerifier } from '../src/http/auth/jwt-verifier.js';
 import { mintToken } from '../src/http/auth/mint-token.js';
+import { createOutboxNudge } from '../src/jobs/outbox-nudge.js';
 
 // Statement and round-trip counts are deterministic, so they are asserted here; timings
 // belong to the benchmark.
@@ -172,6 +173,7 @@ describe('round trips of a request, from credential to COMMIT', () => {
       adminToken: undefined,
       bodyLimit: 64 * 1024,
       corsOrigins: [],
+      nudgeOutbox: createOutboxNudge(kernel),
     });
     const { key, prefix, hash } = generateApiKey(tenant);
     await kernel.asSystem(async (tx) => {
@@ -221,7 +223,7 @@ describe('round trips of a request, from credential to COMMIT', () => {
   });
 
   it("with the service's default on plain PostgreSQL (set-config): a read is the settings, the inlined check and the statement, one implicit transaction", async () => {
-    const options = { kernel: limitedSetConfigKernel, log: pino({ level: 'silent' }), ready: async () => {}, verifyJwt: createJwtVerifier({ secret }), adminToken: undefined, bodyLimit: 64 * 1024, corsOrigins: [] };
+    const options = { kernel: limitedSetConfigKernel, log: pino({ level: 'silent' }), ready: async () => {}, verifyJwt: createJwtVerifier({ secret }), adminToken: undefined, bodyLimit: 64 * 1024, corsOrigins: [], nudgeOutbox: createOutboxNudge(limitedSetConfigKernel) };
     const service = createApp(options);
     const get = async (path: string) => {
       const response = await service.request(path, { headers: { authorization: `Bearer ${credentials.jwt}` } });

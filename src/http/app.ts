@@ -30,7 +30,6 @@ import { registerRecordRoutes } from './routes/records.js';
 import { registerTenantOpenApi } from './tenant-openapi.js';
 import { webhookDestinationCheck, webhooks } from './routes/webhooks.js';
 import type { Resolve } from '../webhooks/destination-guard.js';
-import { createOutboxNudge } from '../jobs/outbox-nudge.js';
 
 const WRITES = ['POST', 'PATCH', 'PUT', 'DELETE'];
 
@@ -65,12 +64,15 @@ export interface AppOptions {
   webhookDnsTimeoutMs?: number;
   /** Name resolution for webhook URLs (default: the system resolver). */
   resolveHost?: Resolve;
-  /** Wakes the outbox relay after a write succeeded (default: a NOTIFY outside the write's transaction). */
-  nudgeOutbox?: () => void;
+  /**
+   * Wakes the outbox relay after a write succeeded: the service's is a NOTIFY outside the
+   * write's transaction (`createOutboxNudge`), given here so that HTTP knows nothing of the jobs.
+   */
+  nudgeOutbox: () => void;
 }
 
 /** The HTTP service: tenant API under /v1, admin API under /admin, health, OpenAPI and docs. */
-export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit, corsOrigins, idempotencyTtlSeconds = 86_400, allowPrivateDestinations = false, webhookDnsTimeoutMs = 2_000, resolveHost, nudgeOutbox = createOutboxNudge(kernel) }: AppOptions): OpenAPIHono<AppEnv> {
+export function createApp({ kernel, log, ready, verifyJwt, adminToken, bodyLimit, corsOrigins, idempotencyTtlSeconds = 86_400, allowPrivateDestinations = false, webhookDnsTimeoutMs = 2_000, resolveHost, nudgeOutbox }: AppOptions): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (result.success) return;

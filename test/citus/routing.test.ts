@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKernel, createPool, type Kernel } from '@rowguard/kernel';
+import { createOutboxNudge } from '../../src/jobs/outbox-nudge.js';
 import { DELIVERY_QUEUE, relayOutbox } from '../../src/jobs/outbox-relay.js';
 import { createQueue } from '../../src/jobs/queue.js';
 import { deliverWebhook } from '../../src/webhooks/delivery.js';
@@ -43,7 +44,7 @@ beforeAll(async () => {
   const systemPool = createPool({ connectionString: ownerUrl.toString(), max: 1 });
   pools.push(appPool, systemPool);
   kernel = createKernel({ appPool, systemPool, systemRole: TEST_ROLES.system });
-  app = createApp({ kernel, log: pino({ level: 'silent' }), ready: async () => {}, verifyJwt: createJwtVerifier({ secret }), adminToken: undefined, bodyLimit: 64 * 1024, corsOrigins: [], allowPrivateDestinations: true });
+  app = createApp({ kernel, log: pino({ level: 'silent' }), ready: async () => {}, verifyJwt: createJwtVerifier({ secret }), adminToken: undefined, bodyLimit: 64 * 1024, corsOrigins: [], allowPrivateDestinations: true, nudgeOutbox: createOutboxNudge(kernel) });
   await kernel.asSystem(async (tx) => {
     await tx.query(`insert into tenants (id, name) values ($1, 'routed')`, [tenant]);
     await tx.query(`insert into team_members (tenant_id, user_id, email, role) values ($1, 'routed-owner', 'o@example.test', 'owner')`, [tenant]);

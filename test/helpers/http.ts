@@ -4,6 +4,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { createApp, type AppOptions } from '../../src/http/app.js';
 import { createJwtVerifier, type JwtOptions } from '../../src/http/auth/jwt-verifier.js';
 import { mintToken } from '../../src/http/auth/mint-token.js';
+import { createOutboxNudge } from '../../src/jobs/outbox-nudge.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface CallOptions {
@@ -45,6 +46,7 @@ export function createHarness(db: TestDatabase, options: { jwt?: JwtOptions; app
     adminToken,
     bodyLimit: 64 * 1024,
     corsOrigins: [],
+    nudgeOutbox: createOutboxNudge(kernel),
     ...options.app,
   });
 
